@@ -1,0 +1,117 @@
+"""The analytics warehouse: one Ibis connection and the canonical tables in it.
+
+The analytics are Ibis expressions, so the warehouse can be a DuckDB file (the default), a
+PostgreSQL database, SQLite, or a Spark session; this module is the only place that knows how
+to reach one and how the canonical tables are laid out there. Each canonical table carries the
+columns of the data contract plus ``row_key`` (the natural key as one string, for idempotent
+upserts) and ``source_file`` / ``source_line`` (so every stored row can be traced to its input).
+
+On PostgreSQL the analytics tables live in their own schema (``clm_analytics``), apart from the
+operational store's tables (stack.md: an ``orders`` table collided with a migration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from clm.domain.contract import TABLES, TableContract
+from clm.errors import ConfigError
+
+_TYPES = {"string": dt.string, "date": dt.date, "timestamp": dt.timestamp, "float": dt.float64}
+TRACE_COLUMNS: dict[str, dt.DataType] = {
+    "row_key": dt.string,
+    "source_file": dt.string,
+    "source_line": dt.int64,
+}
+PG_SCHEMA = "clm_analytics"
+
+
+def canonical_schema(contract: TableContract) -> ibis.Schema:
+    """The warehouse schema of an input table: contract columns, then trace columns."""
+    fields: dict[str, dt.DataType] = {c.name: _TYPES[c.type] for c in contract.columns}
+    fields.update(TRACE_COLUMNS)
+    return ibis.schema(fields)
+
+
+class Warehouse:
+    """An Ibis backend plus the namespace clm's tables live in."""
+
+    def __init__(self, con: Any, *, database: str | None = None, url: str = "") -> None:
+        self.con = con
+        self.database = database
+        self.url = url
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def connect(cls, url: str) -> Warehouse:
+        """Open the warehouse at an Ibis URL (``duckdb://path``, ``postgres://...``)."""
+        if url.startswith("duckdb://"):
+            path = url.removeprefix("duckdb://")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = ibis.connect(url)
+        except Exception as exc:  # ibis raises backend-specific errors
+            raise ConfigError(f"cannot open warehouse {url!r}: {exc}", field="warehouse_url") from None
+        database = None
+        if con.name == "postgres":
+            con.raw_sql(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+            database = PG_SCHEMA
+        return cls(con, database=database, url=url)
+
+    @classmethod
+    def in_memory(cls) -> Warehouse:
+        """A throwaway DuckDB warehouse (tests, previews)."""
+        return cls(ibis.duckdb.connect(), url="duckdb://:memory:")
+
+    @property
+    def backend_name(self) -> str:
+        return self.con.name
+
+    # -- tables -------------------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables(database=self.database)
+
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name, database=self.database)
+
+    def ensure_input_tables(self) -> None:
+        """Create the four canonical input tables, empty, where they do not exist yet."""
+        for contract in TABLES.values():
+            if not self.has_table(contract.name):
+                self.con.create_table(
+                    contract.name, schema=canonical_schema(contract), database=self.database
+                )
+
+    def input_tables(self) -> dict[str, ir.Table]:
+        """The canonical input tables by name (customers, orders, events, interactions)."""
+        self.ensure_input_tables()
+        return {name: self.table(name) for name in TABLES}
+
+    def create(self, name: str, obj: Any, *, schema: ibis.Schema | None = None,
+               overwrite: bool = False) -> ir.Table:
+        return self.con.create_table(
+            name, obj, schema=schema, database=self.database, overwrite=overwrite
+        )
+
+    def insert(self, name: str, obj: Any) -> None:
+        self.con.insert(name, obj, database=self.database)
+
+    def upsert(self, name: str, obj: Any, *, on: str = "row_key") -> None:
+        """Insert rows, replacing those whose ``on`` key already exists."""
+        self.con.upsert(name, obj, on=on, database=self.database)
+
+    def drop(self, name: str) -> None:
+        self.con.drop_table(name, database=self.database, force=True)
+
+    def execute_scalar(self, expr: ir.Scalar) -> Any:
+        return self.con.execute(expr)
+
+    def counts(self) -> Mapping[str, int]:
+        return {name: int(t.count().execute()) for name, t in self.input_tables().items()}

@@ -1,0 +1,37 @@
+"""Shared fixtures: isolated warehouses per test, and real backends where a test asks for them."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from clm.warehouse import Warehouse
+
+PG_URL = os.environ.get("CLM_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def warehouse() -> Warehouse:
+    """A fresh in-memory DuckDB warehouse for one test."""
+    return Warehouse.in_memory()
+
+
+@pytest.fixture
+def duckdb_file_warehouse(tmp_path) -> Warehouse:
+    return Warehouse.connect(f"duckdb://{tmp_path / 'wh.duckdb'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> None:
+    if not _postgres_up():
+        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432 (CI starts it)")
