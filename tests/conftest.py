@@ -35,3 +35,13 @@ def duckdb_file_warehouse(tmp_path) -> Warehouse:
 def postgres_available() -> None:
     if not _postgres_up():
         pytest.skip("PostgreSQL is not running at 127.0.0.1:5432 (CI starts it)")
+
+
+@pytest.fixture
+def pg_warehouse(postgres_available, request):
+    """A PostgreSQL warehouse in a schema of its own, dropped after the test."""
+    import uuid
+
+    wh = Warehouse.connect(PG_URL, schema=f"t_{uuid.uuid4().hex[:10]}")
+    yield wh
+    wh.drop_schema()

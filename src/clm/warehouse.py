@@ -49,8 +49,11 @@ class Warehouse:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str) -> Warehouse:
-        """Open the warehouse at an Ibis URL (``duckdb://path``, ``postgres://...``)."""
+    def connect(cls, url: str, *, schema: str = PG_SCHEMA) -> Warehouse:
+        """Open the warehouse at an Ibis URL (``duckdb://path``, ``postgres://...``).
+
+        On PostgreSQL the tables go into ``schema`` (created if missing); tests pass their own.
+        """
         if url.startswith("duckdb://"):
             path = url.removeprefix("duckdb://")
             if path and path != ":memory:":
@@ -61,8 +64,8 @@ class Warehouse:
             raise ConfigError(f"cannot open warehouse {url!r}: {exc}", field="warehouse_url") from None
         database = None
         if con.name == "postgres":
-            con.raw_sql(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
-            database = PG_SCHEMA
+            con.raw_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            database = schema
         return cls(con, database=database, url=url)
 
     @classmethod
@@ -106,6 +109,11 @@ class Warehouse:
     def upsert(self, name: str, obj: Any, *, on: str = "row_key") -> None:
         """Insert rows, replacing those whose ``on`` key already exists."""
         self.con.upsert(name, obj, on=on, database=self.database)
+
+    def drop_schema(self) -> None:
+        """Drop this warehouse's PostgreSQL schema with everything in it (test clean-up)."""
+        if self.backend_name == "postgres" and self.database:
+            self.con.raw_sql(f'DROP SCHEMA IF EXISTS "{self.database}" CASCADE')
 
     def drop(self, name: str) -> None:
         self.con.drop_table(name, database=self.database, force=True)

@@ -1,0 +1,95 @@
+"""The names, units and windows of every per-customer feature.
+
+This catalog is the contract between the feature computation (``features.py``), the stage
+rules (which may only name features listed here; a typo gets the closest name), the tracking
+record, and ``docs/features.md`` (a test checks every feature is documented there).
+
+Windows are relative to the as-of date D and include D: "30d" means occurred on a date in
+(D-30, D]; "prev 30d" means (D-60, D-30]. Only paid orders count as orders. Data dated after
+D never contributes (point in time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    dtype: str  # int | float | bool
+    unit: str
+    window: str
+    en: str
+    zh: str
+
+
+def _f(name: str, dtype: str, unit: str, window: str, en: str, zh: str) -> FeatureSpec:
+    return FeatureSpec(name, dtype, unit, window, en, zh)
+
+
+FEATURES: tuple[FeatureSpec, ...] = (
+    # transactions
+    _f("order_count", "int", "orders", "all time", "Paid orders", "已支付订单数"),
+    _f("total_spend", "float", "currency", "all time", "Total paid amount", "累计消费金额"),
+    _f("avg_order_value", "float", "currency", "all time", "Average paid order value", "平均客单价"),
+    _f("first_order_amount", "float", "currency", "all time", "Amount of the first paid order", "首单金额"),
+    _f("aov_change_vs_first", "float", "ratio", "all time",
+       "Average order value relative to the first order, minus 1 (0.2 = 20% above)",
+       "平均客单价相对首单的变化（0.2 即高 20%）"),
+    _f("days_since_first_order", "int", "days", "all time", "Days since the first paid order", "距首单天数"),
+    _f("days_since_last_order", "int", "days", "all time", "Days since the last paid order", "距最近一单天数"),
+    _f("orders_30d", "int", "orders", "30d", "Paid orders in the last 30 days", "近30天订单数"),
+    _f("orders_prev_30d", "int", "orders", "prev 30d", "Paid orders in the 30 days before that", "前30天订单数"),
+    _f("orders_90d", "int", "orders", "90d", "Paid orders in the last 90 days", "近90天订单数"),
+    _f("spend_30d", "float", "currency", "30d", "Paid amount in the last 30 days", "近30天消费"),
+    _f("spend_90d", "float", "currency", "90d", "Paid amount in the last 90 days", "近90天消费"),
+    _f("repurchases_30d", "int", "orders", "30d",
+       "Paid orders in the last 30 days that are not the customer's first order",
+       "近30天复购次数（不含首单）"),
+    _f("arpu_monthly", "float", "currency/month", "90d",
+       "Average revenue per month over the last 90 days (spend_90d / 3)", "近90天月均收入（ARPU）"),
+    _f("arpu_percentile", "float", "0-1", "90d",
+       "Percentile rank of arpu_monthly among customers with a paid order (1 = highest)",
+       "ARPU 在有订单客户中的百分位（1 为最高）"),
+    _f("active_months_streak", "int", "months", "calendar months",
+       "Consecutive calendar months with a paid order, ending in D's month or the month before",
+       "截至本月或上月连续有订单的自然月数"),
+    _f("refunds_90d", "int", "orders", "90d", "Refunded orders in the last 90 days", "近90天退款订单数"),
+    # behaviour
+    _f("page_views_90d", "int", "events", "90d", "Page views in the last 90 days", "近90天页面访问次数"),
+    _f("lead_forms_total", "int", "events", "all time", "Lead forms filled", "填写线索表单次数"),
+    _f("marketing_events_90d", "int", "events", "90d", "Marketing events joined in the last 90 days", "近90天参加营销活动次数"),
+    _f("onboarding_completed", "bool", "flag", "all time", "Completed onboarding", "已完成新手引导"),
+    _f("days_since_onboarding", "int", "days", "all time", "Days since onboarding was completed", "距完成新手引导天数"),
+    _f("active_days_30d", "int", "days", "30d", "Distinct days with any event in the last 30 days", "近30天活跃天数"),
+    _f("logins_30d", "int", "events", "30d", "Logins in the last 30 days", "近30天登录次数"),
+    _f("distinct_features_30d", "int", "features", "30d", "Distinct product features used in the last 30 days", "近30天使用的不同功能数"),
+    _f("feature_uses_30d", "int", "events", "30d", "Feature-use events in the last 30 days", "近30天功能使用次数"),
+    _f("usage_30d", "int", "events", "30d", "Logins plus feature uses in the last 30 days", "近30天使用量（登录+功能使用）"),
+    _f("usage_prev_30d", "int", "events", "prev 30d", "Logins plus feature uses in the 30 days before", "前30天使用量"),
+    _f("usage_change_pct", "float", "ratio", "30d vs prev 30d",
+       "usage_30d / usage_prev_30d - 1 (-0.5 = down 50%); empty when usage_prev_30d is 0",
+       "使用量环比变化（-0.5 即下降 50%）；前30天为0时为空"),
+    _f("content_interactions_90d", "int", "events", "90d", "Likes, comments and shares in the last 90 days", "近90天内容互动次数"),
+    # interactions
+    _f("support_contacts_30d", "int", "contacts", "30d", "Support contacts in the last 30 days", "近30天客服接触次数"),
+    _f("support_contacts_prev_30d", "int", "contacts", "prev 30d", "Support contacts in the 30 days before", "前30天客服接触次数"),
+    _f("support_contacts_change_pct", "float", "ratio", "30d vs prev 30d",
+       "support_contacts_30d / support_contacts_prev_30d - 1; empty when the previous count is 0",
+       "客服接触环比变化；前30天为0时为空"),
+    _f("complaints_90d", "int", "contacts", "90d", "Complaints in the last 90 days", "近90天投诉次数"),
+    _f("satisfaction_latest", "float", "score 0-10", "all time", "Latest satisfaction score", "最近一次满意度"),
+    _f("nps_latest", "float", "score 0-10", "all time", "Latest NPS answer", "最近一次 NPS 评分"),
+    _f("referrals_total", "int", "customers", "all time", "Customers referred", "累计推荐客户数"),
+    _f("referrals_90d", "int", "customers", "90d", "Customers referred in the last 90 days", "近90天推荐客户数"),
+    # marketing / account
+    _f("unsubscribed", "bool", "flag", "all time", "Unsubscribed from email on or before D", "已退订邮件"),
+    _f("account_closed", "bool", "flag", "all time", "Account closed on or before D", "已注销账户"),
+    _f("tenure_days", "int", "days", "all time",
+       "Days since the customer's first known activity (signup, order, event or interaction)",
+       "距客户首次出现的天数"),
+)
+
+FEATURE_NAMES: frozenset[str] = frozenset(f.name for f in FEATURES)
+BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}

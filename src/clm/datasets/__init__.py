@@ -1,0 +1,1 @@
+"""Generated and bundled data sets: the demo company and the benchmark generator."""

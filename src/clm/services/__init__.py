@@ -1,0 +1,1 @@
+"""Use cases: the only code that writes. Each owns its transaction and its audit trail."""

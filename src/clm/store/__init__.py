@@ -1,0 +1,1 @@
+"""The operational store (SQLAlchemy 2 + Alembic): customers, stages, tasks, follow-ups, users."""
