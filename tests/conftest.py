@@ -45,3 +45,30 @@ def pg_warehouse(postgres_available, request):
     wh = Warehouse.connect(PG_URL, schema=f"t_{uuid.uuid4().hex[:10]}")
     yield wh
     wh.drop_schema()
+
+
+@pytest.fixture(scope="session")
+def spark_backend():
+    """One local Spark session for the whole run, bound to 127.0.0.1 with its UI off."""
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Java is not installed (CI provides Java 17 for the Spark tests)")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    import ibis
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("clm-tests")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    yield ibis.pyspark.connect(session=spark)
+    spark.stop()

@@ -21,7 +21,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from clm.domain.contract import TABLES, TableContract
-from clm.errors import ConfigError
+from clm.errors import ConfigError, UnsupportedError
 
 _TYPES = {"string": dt.string, "date": dt.date, "timestamp": dt.timestamp, "float": dt.float64}
 TRACE_COLUMNS: dict[str, dt.DataType] = {
@@ -114,6 +114,19 @@ class Warehouse:
         """Drop this warehouse's PostgreSQL schema with everything in it (test clean-up)."""
         if self.backend_name == "postgres" and self.database:
             self.con.raw_sql(f'DROP SCHEMA IF EXISTS "{self.database}" CASCADE')
+
+    def delete_where(self, name: str, **equals: Any) -> None:
+        """Delete the rows of ``name`` whose columns equal the given values (history rewrites)."""
+        import sqlglot.expressions as sge
+
+        if self.backend_name not in {"duckdb", "postgres", "sqlite"}:
+            raise UnsupportedError(f"deleting rows is not supported on {self.backend_name}")
+        cond = sge.and_(
+            *(sge.EQ(this=sge.column(k, quoted=True), expression=sge.convert(v))
+              for k, v in equals.items())
+        )
+        table = sge.table_(name, db=self.database, quoted=True)
+        self.con.raw_sql(sge.delete(table, where=cond).sql(dialect=self.con.dialect))
 
     def drop(self, name: str) -> None:
         self.con.drop_table(name, database=self.database, force=True)

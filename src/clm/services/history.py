@@ -1,0 +1,255 @@
+"""Stage history: evaluate the stage model at a series of dates and keep the transitions.
+
+The transitions table is the history. The state of a customer just before a date D (their
+stage, since when, and the stage before) is their last transition dated before D, so any date
+can be (re)evaluated on its own: the engine needs that state for its minimum stay and its
+margins. Which dates were evaluated is kept in ``stage_runs``; evaluating a date that lies
+before others already evaluated replays the later ones, so the history stays consistent.
+
+Writes are differences only: a date whose recomputed transitions equal the stored ones writes
+nothing, which is what makes re-running the same as-of date a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from clm.analytics.features import compute_features
+from clm.analytics.rules import StageModel, assign_stages
+from clm.warehouse import Warehouse
+
+TRANSITIONS = "stage_transitions"
+RUNS = "stage_runs"
+MODELS = "stage_models"
+
+TRANSITIONS_SCHEMA = ibis.schema(
+    {
+        "customer_id": "string",
+        "from_stage": "string",
+        "to_stage": "string",
+        "changed_on": "date",
+        "reasons": "string",
+        "grey_zone": "boolean",
+        "model_version": "string",
+    }
+)
+RUNS_SCHEMA = ibis.schema(
+    {
+        "run_key": "string",
+        "model_version": "string",
+        "as_of": "date",
+        "customers": "int64",
+        "transitions": "int64",
+    }
+)
+MODELS_SCHEMA = ibis.schema(
+    {"model_version": "string", "model_id": "string", "source": "string"}
+)
+
+Progress = Callable[[int, int, dt.date], None]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What evaluating one date did."""
+
+    as_of: dt.date
+    customers: int
+    transitions: int
+    written: bool  # False when the stored history already said exactly this
+
+
+def step_dates(start: dt.date, end: dt.date, step: str) -> list[dt.date]:
+    """Dates from ``start`` to ``end`` inclusive at ``step`` (day, week, month: month ends)."""
+    if start > end:
+        return []
+    if step == "day":
+        return [d.date() for d in pd.date_range(start, end, freq="D")]
+    if step == "week":
+        dates = [d.date() for d in pd.date_range(start, end, freq="7D")]
+    elif step == "month":
+        dates = [d.date() for d in pd.date_range(start, end, freq="ME")]
+    else:
+        raise ValueError(f"unknown step {step!r}: use day, week or month")
+    if not dates or dates[-1] != end:
+        dates.append(end)
+    return dates
+
+
+class StageHistory:
+    """The stage history of one model version inside a warehouse.
+
+    ``table`` names the transitions table, so a preview can build a whole alternative history
+    under a new model version in a scratch table before anything saved is touched.
+    """
+
+    def __init__(self, warehouse: Warehouse, *, model: StageModel,
+                 table: str = TRANSITIONS, runs_table: str = RUNS) -> None:
+        self.wh = warehouse
+        self.model = model
+        self.table_name = table
+        self.runs_name = runs_table
+        self._ensure_tables()
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    # -- storage ------------------------------------------------------------------------
+    def _ensure_tables(self) -> None:
+        for name, schema in (
+            (self.table_name, TRANSITIONS_SCHEMA),
+            (self.runs_name, RUNS_SCHEMA),
+            (MODELS, MODELS_SCHEMA),
+        ):
+            if not self.wh.has_table(name):
+                self.wh.create(name, schema=schema)
+        models = self.wh.table(MODELS)
+        known = models.filter(models.model_version == self.version).count().execute()
+        if not known:
+            self.wh.insert(
+                MODELS,
+                pd.DataFrame(
+                    {"model_version": [self.version], "model_id": [self.model.id],
+                     "source": [self.model.source]}
+                ),
+            )
+
+    def transitions(self) -> ir.Table:
+        t = self.wh.table(self.table_name)
+        return t.filter(t.model_version == self.version)
+
+    def evaluated_dates(self) -> list[dt.date]:
+        runs = self.wh.table(self.runs_name)
+        df = runs.filter(runs.model_version == self.version).select("as_of").execute()
+        return sorted(pd.to_datetime(df["as_of"]).dt.date.tolist())
+
+    def state_before(self, as_of: dt.date) -> ir.Table:
+        """Each customer's stage, stage_since and previous_stage just before ``as_of``."""
+        t = self.transitions()
+        t = t.filter(t.changed_on < ibis.literal(as_of))
+        w = ibis.window(group_by=t.customer_id, order_by=ibis.desc(t.changed_on))
+        latest = t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0)
+        return latest.select(
+            customer_id=latest.customer_id,
+            stage=latest.to_stage,
+            stage_since=latest.changed_on,
+            previous_stage=latest.from_stage,
+        )
+
+    # -- evaluation ---------------------------------------------------------------------
+    def assign(self, as_of: dt.date) -> ir.Table:
+        """The stage of every customer as of ``as_of`` given the stored history before it."""
+        tables = self.wh.input_tables()
+        features = compute_features(tables, as_of=as_of)
+        has_history = self.transitions().count().execute() > 0
+        previous = self.state_before(as_of) if has_history else None
+        return assign_stages(features, model=self.model, as_of=as_of, previous=previous)
+
+    def evaluate(self, as_of: dt.date, *, replay: bool = True) -> tuple[Evaluation, pd.DataFrame]:
+        """Evaluate ``as_of``, store its transitions if they differ, replay later dates.
+
+        Returns the evaluation and the assigned stages as of ``as_of`` (a DataFrame).
+        """
+        assigned = self.assign(as_of).cache()
+        try:
+            evaluation = self._store(as_of, assigned)
+            frame = assigned.execute()
+        finally:
+            assigned.release()
+        if replay and evaluation.written:
+            for later in [d for d in self.evaluated_dates() if d > as_of]:
+                self.evaluate(later, replay=False)
+        return evaluation, frame
+
+    def _store(self, as_of: dt.date, assigned: ir.Table) -> Evaluation:
+        new = assigned.filter(assigned.changed).select(
+            customer_id=assigned.customer_id,
+            from_stage=assigned.previous_stage.cast("string"),
+            to_stage=assigned.stage,
+            changed_on=ibis.literal(as_of),
+            reasons=assigned.reasons,
+            grey_zone=assigned.grey_zone,
+            model_version=ibis.literal(self.version),
+        )
+        t = self.transitions()
+        stored = t.filter(t.changed_on == ibis.literal(as_of))
+        differs = (
+            new.difference(stored, distinct=True).count().execute()
+            + stored.difference(new, distinct=True).count().execute()
+        )
+        n_new = int(new.count().execute())
+        customers = int(assigned.count().execute())
+        if differs:
+            self.wh.delete_where(self.table_name, model_version=self.version, changed_on=as_of)
+            if n_new:
+                self.wh.insert(self.table_name, new)
+        run_key = f"{self.version}|{as_of.isoformat()}"
+        runs = self.wh.table(self.runs_name)
+        known = runs.filter(runs.run_key == run_key)
+        prior = known.select("customers", "transitions").execute()
+        if prior.empty or (int(prior.customers[0]), int(prior.transitions[0])) != (customers, n_new):
+            self.wh.delete_where(self.runs_name, run_key=run_key)
+            self.wh.insert(
+                self.runs_name,
+                pd.DataFrame(
+                    {"run_key": [run_key], "model_version": [self.version], "as_of": [as_of],
+                     "customers": [customers], "transitions": [n_new]}
+                ),
+            )
+        return Evaluation(as_of=as_of, customers=customers, transitions=n_new,
+                          written=bool(differs))
+
+    def backfill(self, dates: Iterable[dt.date], *, progress: Progress | None = None) -> list[Evaluation]:
+        """Evaluate each date in order (a date already evaluated is recomputed, not duplicated)."""
+        dates = sorted(set(dates))
+        done: list[Evaluation] = []
+        for i, d in enumerate(dates):
+            evaluation, _ = self.evaluate(d, replay=False)
+            done.append(evaluation)
+            if progress:
+                progress(i + 1, len(dates), d)
+        # Dates evaluated earlier that lie after this backfill must see its new history.
+        if dates and any(e.written for e in done):
+            for later in [d for d in self.evaluated_dates() if d > dates[-1]]:
+                self.evaluate(later, replay=False)
+        return done
+
+    def clear(self) -> None:
+        """Forget this version's history (a scratch preview before a rebuild)."""
+        self.wh.delete_where(self.table_name, model_version=self.version)
+        self.wh.delete_where(self.runs_name, model_version=self.version)
+
+
+def data_start(warehouse: Warehouse) -> dt.date | None:
+    """The first date any input row refers to: where a first backfill starts."""
+    tables = warehouse.input_tables()
+    candidates = [
+        tables["orders"].ordered_at.min(),
+        tables["events"].occurred_at.min(),
+        tables["interactions"].occurred_at.min(),
+    ]
+    values = [warehouse.execute_scalar(c) for c in candidates]
+    values.append(warehouse.execute_scalar(tables["customers"].signup_date.min()))
+    dates = [pd.Timestamp(v).date() for v in values if v is not None and not pd.isna(v)]
+    return min(dates) if dates else None
+
+
+def plan_dates(history: StageHistory, *, as_of: dt.date, step: str,
+               start: dt.date | None) -> list[dt.date]:
+    """The dates to evaluate so that ``as_of`` has a history behind it.
+
+    A first run backfills from the start of the data at ``step``; a later run fills the gap
+    since the last evaluated date before ``as_of`` at the same step. The list ends with
+    ``as_of``.
+    """
+    before = [d for d in history.evaluated_dates() if d < as_of]
+    first = before[-1] + dt.timedelta(days=1) if before else (start or as_of)
+    first = min(first, as_of)
+    return step_dates(first, as_of, step)
