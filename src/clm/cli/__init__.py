@@ -15,6 +15,7 @@ from clm.errors import ClmError
 
 app = typer.Typer(
     name="clm",
+    pretty_exceptions_enable=False,
     help="Customer lifecycle management: stages, value and follow-ups from your own data.",
     no_args_is_help=True,
     add_completion=False,
@@ -32,18 +33,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``clm`` script."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="clm")
     except ClmError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc.message}", highlight=False)
+        message = " ".join(exc.message.split())  # one line, whatever the message held
+        Console(stderr=True, soft_wrap=True).print(
+            f"error: {message}", highlight=False, markup=False
+        )
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
