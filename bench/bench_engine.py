@@ -24,15 +24,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import generate_bench  # noqa: E402
-from reference_sql import reference_features_sql  # noqa: E402
+from clm.analytics.features import compute_features
+from clm.analytics.rules import assign_stages, load_model
+from clm.config import ProjectConfig
+from clm.ingest import import_folder
+from clm.services.history import StageHistory, step_dates
+from clm.warehouse import Warehouse
 
-from clm.analytics.features import compute_features  # noqa: E402
-from clm.analytics.rules import assign_stages, load_model  # noqa: E402
-from clm.config import ProjectConfig  # noqa: E402
-from clm.ingest import import_folder  # noqa: E402
-from clm.services.history import StageHistory, step_dates  # noqa: E402
-from clm.warehouse import Warehouse  # noqa: E402
+from generate import generate_bench
+from reference_sql import reference_features_sql
 
 AS_OF = dt.date(2025, 12, 31)
 
@@ -57,9 +57,15 @@ def main() -> None:
 
     data = args.data / f"scale-{args.scale}"
     if not (data / "orders.parquet").exists():
-        t, _ = _timed(lambda: generate_bench(
-            data, customers=int(1_000_000 * args.scale), orders=int(20_000_000 * args.scale),
-            events=int(20_000_000 * args.scale), interactions=int(2_000_000 * args.scale)))
+        t, _ = _timed(
+            lambda: generate_bench(
+                data,
+                customers=int(1_000_000 * args.scale),
+                orders=int(20_000_000 * args.scale),
+                events=int(20_000_000 * args.scale),
+                interactions=int(2_000_000 * args.scale),
+            )
+        )
         print(f"generated data in {t:.1f} s")
 
     args.out.mkdir(parents=True, exist_ok=True)

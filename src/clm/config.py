@@ -110,4 +110,6 @@ def load_project_config(path: Path | None) -> ProjectConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: [{where}] {first['msg']}", file=str(path), field=where) from None
+        raise ConfigError(
+            f"{path}: [{where}] {first['msg']}", file=str(path), field=where
+        ) from None

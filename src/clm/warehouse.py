@@ -61,7 +61,9 @@ class Warehouse:
         try:
             con = ibis.connect(url)
         except Exception as exc:  # ibis raises backend-specific errors
-            raise ConfigError(f"cannot open warehouse {url!r}: {exc}", field="warehouse_url") from None
+            raise ConfigError(
+                f"cannot open warehouse {url!r}: {exc}", field="warehouse_url"
+            ) from None
         database = None
         if con.name == "postgres":
             con.raw_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
@@ -97,8 +99,9 @@ class Warehouse:
         self.ensure_input_tables()
         return {name: self.table(name) for name in TABLES}
 
-    def create(self, name: str, obj: Any, *, schema: ibis.Schema | None = None,
-               overwrite: bool = False) -> ir.Table:
+    def create(
+        self, name: str, obj: Any, *, schema: ibis.Schema | None = None, overwrite: bool = False
+    ) -> ir.Table:
         return self.con.create_table(
             name, obj, schema=schema, database=self.database, overwrite=overwrite
         )
@@ -122,8 +125,10 @@ class Warehouse:
         if self.backend_name not in {"duckdb", "postgres", "sqlite"}:
             raise UnsupportedError(f"deleting rows is not supported on {self.backend_name}")
         cond = sge.and_(
-            *(sge.EQ(this=sge.column(k, quoted=True), expression=sge.convert(v))
-              for k, v in equals.items())
+            *(
+                sge.EQ(this=sge.column(k, quoted=True), expression=sge.convert(v))
+                for k, v in equals.items()
+            )
         )
         table = sge.table_(name, db=self.database, quoted=True)
         self.con.raw_sql(sge.delete(table, where=cond).sql(dialect=self.con.dialect))

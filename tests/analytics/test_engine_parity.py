@@ -38,7 +38,9 @@ def demo_tables(tmp_path_factory) -> dict[str, pd.DataFrame]:
     return {name: t.execute() for name, t in wh.input_tables().items()}
 
 
-def _compute(con, frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _compute(
+    con, frames: dict[str, pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     tables = {name: ibis.memtable(df, name=f"parity_{name}") for name, df in frames.items()}
     model = load_model("default")
     f1 = compute_features(tables, as_of=D1)
@@ -79,12 +81,21 @@ def _assert_same(expected, actual):
             assert (e[mask].astype(bool) == a[mask].astype(bool)).all(), spec.name
         else:
             np.testing.assert_allclose(
-                e[mask].astype(float), a[mask].astype(float), rtol=1e-9, atol=1e-9,
+                e[mask].astype(float),
+                a[mask].astype(float),
+                rtol=1e-9,
+                atol=1e-9,
                 err_msg=spec.name,
             )
     for exp, act in ((exp_s1, act_s1), (exp_s2, act_s2)):
-        for col in ("customer_id", "stage", "stage_since", "previous_stage", "grey_zone",
-                    "reasons"):
+        for col in (
+            "customer_id",
+            "stage",
+            "stage_since",
+            "previous_stage",
+            "grey_zone",
+            "reasons",
+        ):
             left = exp[col].astype(object).where(exp[col].notna(), None)
             right = act[col].astype(object).where(act[col].notna(), None)
             mismatch = left.ne(right) & ~(left.isna() & right.isna())

@@ -17,7 +17,10 @@ STAGE_IDS = {"prospect", "new", "growing", "mature", "declining", "churned"}
 
 def clm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "clm", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "clm", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         check=False,
     )
 
@@ -36,21 +39,33 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_run_writes_the_four_contract_files(demo_folder, tmp_path):
-    folder, data = demo_folder
+    folder, _ = demo_folder
     out = tmp_path / "out"
     result = clm("run", "--data", str(folder), "--as-of", "2025-12-31", "--out", str(out))
     assert result.returncode == 0, result.stderr
 
     stages = _rows(out / "stages.csv")
-    assert list(stages[0]) == ["customer_id", "stage", "stage_since", "previous_stage",
-                               "grey_zone", "reasons"]
+    assert list(stages[0]) == [
+        "customer_id",
+        "stage",
+        "stage_since",
+        "previous_stage",
+        "grey_zone",
+        "reasons",
+    ]
     assert {r["stage"] for r in stages} <= STAGE_IDS
     assert {r["grey_zone"] for r in stages} <= {"true", "false"}
     assert len(stages) == len(set(r["customer_id"] for r in stages))
 
     transitions = _rows(out / "transitions.csv")
-    assert list(transitions[0]) == ["customer_id", "from_stage", "to_stage", "changed_on",
-                                    "reasons", "model_version"]
+    assert list(transitions[0]) == [
+        "customer_id",
+        "from_stage",
+        "to_stage",
+        "changed_on",
+        "reasons",
+        "model_version",
+    ]
     # Every customer's last transition is the stage they are in, since that date.
     last = {}
     for row in transitions:
@@ -85,8 +100,15 @@ def test_rerunning_the_same_date_changes_nothing(demo_folder, tmp_path):
 
 
 def test_missing_data_folder_fails_with_one_line(tmp_path):
-    result = clm("run", "--data", str(tmp_path / "nope"), "--as-of", "2025-01-01",
-                 "--out", str(tmp_path / "out"))
+    result = clm(
+        "run",
+        "--data",
+        str(tmp_path / "nope"),
+        "--as-of",
+        "2025-01-01",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert result.returncode != 0
     assert "nope" in result.stderr
     assert "Traceback" not in result.stderr
@@ -97,8 +119,17 @@ def test_unreadable_model_fails_with_one_line(demo_folder, tmp_path):
     folder, _ = demo_folder
     model = tmp_path / "broken.yaml"
     model.write_text("stages: [unclosed\n", encoding="utf-8")
-    result = clm("run", "--data", str(folder), "--as-of", "2025-01-01",
-                 "--out", str(tmp_path / "out"), "--model", str(model))
+    result = clm(
+        "run",
+        "--data",
+        str(folder),
+        "--as-of",
+        "2025-01-01",
+        "--out",
+        str(tmp_path / "out"),
+        "--model",
+        str(model),
+    )
     assert result.returncode != 0
     assert "broken.yaml" in result.stderr
     assert "Traceback" not in result.stderr

@@ -24,9 +24,12 @@ app = typer.Typer(
 
 def _register() -> None:
     """Attach each command group; a group owns one module under ``clm/cli``."""
-    from clm.cli import pipeline
+    if app.registered_commands:
+        return
+    from clm.cli import history, pipeline
 
     pipeline.register(app)
+    history.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,8 +26,12 @@ def _progress(locale: str) -> Iterator[object]:
     """A Rich progress display wired to the services' progress callbacks."""
     from clm.services.pipeline import RunProgress
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         tasks: dict[str, int] = {}
 
@@ -40,8 +44,12 @@ def _progress(locale: str) -> Iterator[object]:
         def on_history(done: int, total: int, day: dt.date) -> None:
             if "history" not in tasks:
                 tasks["history"] = bar.add_task(t("progress.backfill", locale), total=total)
-            bar.update(tasks["history"], completed=done, total=total,
-                       description=f"{t('progress.backfill', locale)} {day}")
+            bar.update(
+                tasks["history"],
+                completed=done,
+                total=total,
+                description=f"{t('progress.backfill', locale)} {day}",
+            )
 
         yield RunProgress(on_import=on_import, on_history=on_history)
 
@@ -60,30 +68,69 @@ def _print_result(result, locale: str) -> None:
         stages.add_row(f"{result.model.label(stage_id, locale)} ({stage_id})", str(n))
     console.print(stages)
     if result.quarantined:
-        console.print(t("run.quarantine_hint", locale, count=result.quarantined,
-                        path=result.files["quarantine"]))
-    console.print(t("run.done", locale, customers=len(result.stages),
-                    as_of=result.as_of.isoformat(), out=result.out))
+        console.print(
+            t(
+                "run.quarantine_hint",
+                locale,
+                count=result.quarantined,
+                path=result.files["quarantine"],
+            )
+        )
+    console.print(
+        t(
+            "run.done",
+            locale,
+            customers=len(result.stages),
+            as_of=result.as_of.isoformat(),
+            out=result.out,
+        )
+    )
 
 
 def run(
-    data: Annotated[Path, typer.Option("--data", help="Folder with customers/orders/events/interactions files")],
-    as_of: Annotated[dt.datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Date the stages are assigned as of (YYYY-MM-DD)")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for stages.csv, transitions.csv, quarantine.csv, run.json and the warehouse")],
-    model: Annotated[Path | None, typer.Option("--model", help="Stage model file (YAML or TOML); default: the built-in six-stage model")] = None,
+    data: Annotated[
+        Path, typer.Option("--data", help="Folder with customers/orders/events/interactions files")
+    ],
+    as_of: Annotated[
+        dt.datetime,
+        typer.Option(
+            "--as-of", formats=["%Y-%m-%d"], help="Date the stages are assigned as of (YYYY-MM-DD)"
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for the results (stages.csv, transitions.csv, quarantine.csv, run.json)",
+        ),
+    ],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Stage model file (YAML or TOML); default: the built-in six-stage model"
+        ),
+    ] = None,
 ) -> None:
     """Import a data folder, assign lifecycle stages as of a date and write the results."""
     from clm.services.pipeline import run_pipeline
 
     settings = get_settings()
     with _progress(settings.locale) as progress:
-        result = run_pipeline(data_dir=data, as_of=as_of.date(), out=out, settings=settings,
-                              model_path=model, progress=progress)
+        result = run_pipeline(
+            data_dir=data,
+            as_of=as_of.date(),
+            out=out,
+            settings=settings,
+            model_path=model,
+            progress=progress,
+        )
     _print_result(result, settings.locale)
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo data and results")] = Path("demo-out"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo data and results")] = Path(
+        "demo-out"
+    ),
     customers: Annotated[int, typer.Option(help="Number of demo customers", min=100)] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
 ) -> None:
@@ -92,8 +139,9 @@ def demo(
 
     settings = get_settings()
     with _progress(settings.locale) as progress:
-        result = run_demo(out=out, settings=settings, customers=customers, seed=seed,
-                          progress=progress)
+        result = run_demo(
+            out=out, settings=settings, customers=customers, seed=seed, progress=progress
+        )
     _print_result(result, settings.locale)
 
 

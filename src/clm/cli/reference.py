@@ -33,8 +33,14 @@ def _kind(param) -> str:
     if getattr(param, "is_flag", False):
         return "flag"
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-    names = {Path: "path", dt.datetime: "date YYYY-MM-DD", dt.date: "date YYYY-MM-DD",
-             int: "integer", float: "number", str: "text"}
+    names = {
+        Path: "path",
+        dt.datetime: "date YYYY-MM-DD",
+        dt.date: "date YYYY-MM-DD",
+        int: "integer",
+        float: "number",
+        str: "text",
+    }
     if annotation in names:
         return names[annotation]
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):

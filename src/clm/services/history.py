@@ -48,9 +48,7 @@ RUNS_SCHEMA = ibis.schema(
         "transitions": "int64",
     }
 )
-MODELS_SCHEMA = ibis.schema(
-    {"model_version": "string", "model_id": "string", "source": "string"}
-)
+MODELS_SCHEMA = ibis.schema({"model_version": "string", "model_id": "string", "source": "string"})
 
 Progress = Callable[[int, int, dt.date], None]
 
@@ -63,6 +61,22 @@ class Evaluation:
     customers: int
     transitions: int
     written: bool  # False when the stored history already said exactly this
+
+
+def latest_state(transitions: ir.Table, *, before: dt.date) -> ir.Table:
+    """Each customer's last transition dated before ``before``, as a state.
+
+    Columns: customer_id, stage, stage_since, previous_stage.
+    """
+    t = transitions.filter(transitions.changed_on < ibis.literal(before))
+    w = ibis.window(group_by=t.customer_id, order_by=ibis.desc(t.changed_on))
+    latest = t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0)
+    return latest.select(
+        customer_id=latest.customer_id,
+        stage=latest.to_stage,
+        stage_since=latest.changed_on,
+        previous_stage=latest.from_stage,
+    )
 
 
 def step_dates(start: dt.date, end: dt.date, step: str) -> list[dt.date]:
@@ -89,8 +103,14 @@ class StageHistory:
     under a new model version in a scratch table before anything saved is touched.
     """
 
-    def __init__(self, warehouse: Warehouse, *, model: StageModel,
-                 table: str = TRANSITIONS, runs_table: str = RUNS) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        *,
+        model: StageModel,
+        table: str = TRANSITIONS,
+        runs_table: str = RUNS,
+    ) -> None:
         self.wh = warehouse
         self.model = model
         self.table_name = table
@@ -116,8 +136,11 @@ class StageHistory:
             self.wh.insert(
                 MODELS,
                 pd.DataFrame(
-                    {"model_version": [self.version], "model_id": [self.model.id],
-                     "source": [self.model.source]}
+                    {
+                        "model_version": [self.version],
+                        "model_id": [self.model.id],
+                        "source": [self.model.source],
+                    }
                 ),
             )
 
@@ -132,16 +155,7 @@ class StageHistory:
 
     def state_before(self, as_of: dt.date) -> ir.Table:
         """Each customer's stage, stage_since and previous_stage just before ``as_of``."""
-        t = self.transitions()
-        t = t.filter(t.changed_on < ibis.literal(as_of))
-        w = ibis.window(group_by=t.customer_id, order_by=ibis.desc(t.changed_on))
-        latest = t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0)
-        return latest.select(
-            customer_id=latest.customer_id,
-            stage=latest.to_stage,
-            stage_since=latest.changed_on,
-            previous_stage=latest.from_stage,
-        )
+        return latest_state(self.transitions(), before=as_of)
 
     # -- evaluation ---------------------------------------------------------------------
     def assign(self, as_of: dt.date) -> ir.Table:
@@ -194,19 +208,30 @@ class StageHistory:
         runs = self.wh.table(self.runs_name)
         known = runs.filter(runs.run_key == run_key)
         prior = known.select("customers", "transitions").execute()
-        if prior.empty or (int(prior.customers[0]), int(prior.transitions[0])) != (customers, n_new):
+        if prior.empty or (int(prior.customers[0]), int(prior.transitions[0])) != (
+            customers,
+            n_new,
+        ):
             self.wh.delete_where(self.runs_name, run_key=run_key)
             self.wh.insert(
                 self.runs_name,
                 pd.DataFrame(
-                    {"run_key": [run_key], "model_version": [self.version], "as_of": [as_of],
-                     "customers": [customers], "transitions": [n_new]}
+                    {
+                        "run_key": [run_key],
+                        "model_version": [self.version],
+                        "as_of": [as_of],
+                        "customers": [customers],
+                        "transitions": [n_new],
+                    }
                 ),
             )
-        return Evaluation(as_of=as_of, customers=customers, transitions=n_new,
-                          written=bool(differs))
+        return Evaluation(
+            as_of=as_of, customers=customers, transitions=n_new, written=bool(differs)
+        )
 
-    def backfill(self, dates: Iterable[dt.date], *, progress: Progress | None = None) -> list[Evaluation]:
+    def backfill(
+        self, dates: Iterable[dt.date], *, progress: Progress | None = None
+    ) -> list[Evaluation]:
         """Evaluate each date in order (a date already evaluated is recomputed, not duplicated)."""
         dates = sorted(set(dates))
         done: list[Evaluation] = []
@@ -241,8 +266,9 @@ def data_start(warehouse: Warehouse) -> dt.date | None:
     return min(dates) if dates else None
 
 
-def plan_dates(history: StageHistory, *, as_of: dt.date, step: str,
-               start: dt.date | None) -> list[dt.date]:
+def plan_dates(
+    history: StageHistory, *, as_of: dt.date, step: str, start: dt.date | None
+) -> list[dt.date]:
     """The dates to evaluate so that ``as_of`` has a history behind it.
 
     A first run backfills from the start of the data at ``step``; a later run fills the gap

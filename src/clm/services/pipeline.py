@@ -19,6 +19,7 @@ from clm.config import Settings, load_project_config
 from clm.errors import DataFileError
 from clm.ingest import ImportReport, import_folder
 from clm.services.history import StageHistory, data_start, plan_dates
+from clm.services.model_change import set_active
 from clm.services.run_outputs import write_outputs
 from clm.warehouse import Warehouse
 
@@ -69,14 +70,15 @@ def run_pipeline(
     config = load_project_config(data_dir / "clm.toml")
     warehouse = open_workspace(out, settings)
 
-    report = import_folder(data_dir, warehouse=warehouse, config=config,
-                           progress=progress.on_import)
+    report = import_folder(
+        data_dir, warehouse=warehouse, config=config, progress=progress.on_import
+    )
 
     history = StageHistory(warehouse, model=model)
-    dates = plan_dates(history, as_of=as_of, step=config.history.step,
-                       start=data_start(warehouse))
+    dates = plan_dates(history, as_of=as_of, step=config.history.step, start=data_start(warehouse))
     history.backfill(dates[:-1], progress=progress.on_history)
     _, stages = history.evaluate(as_of)
+    set_active(warehouse, model)
     if progress.on_history:
         progress.on_history(len(dates), len(dates), as_of)
 
@@ -84,11 +86,23 @@ def run_pipeline(
     counts = stages["stage"].value_counts().reindex(model.stage_ids, fill_value=0)
     stage_counts = {k: int(v) for k, v in counts.items()}
     files = write_outputs(
-        out, stages=stages, transitions=transitions, report=report,
-        extra={"as_of": as_of.isoformat(), "model": {"id": model.id, "version": model.version},
-               "customers": len(stages), "stages": stage_counts},
+        out,
+        stages=stages,
+        transitions=transitions,
+        report=report,
+        extra={
+            "as_of": as_of.isoformat(),
+            "model": {"id": model.id, "version": model.version},
+            "customers": len(stages),
+            "stages": stage_counts,
+        },
     )
     return RunResult(
-        as_of=as_of, out=out, model=model, import_report=report, stages=stages,
-        stage_counts=stage_counts, files=files,
+        as_of=as_of,
+        out=out,
+        model=model,
+        import_report=report,
+        stages=stages,
+        stage_counts=stage_counts,
+        files=files,
     )

@@ -20,7 +20,12 @@ from clm.ingest import ImportReport, quarantine_frame
 
 STAGES_COLUMNS = ["customer_id", "stage", "stage_since", "previous_stage", "grey_zone", "reasons"]
 TRANSITIONS_COLUMNS = [
-    "customer_id", "from_stage", "to_stage", "changed_on", "reasons", "model_version",
+    "customer_id",
+    "from_stage",
+    "to_stage",
+    "changed_on",
+    "reasons",
+    "model_version",
 ]
 QUARANTINE_COLUMNS = ["file", "line", "field", "reason", "raw"]
 CSV_ENCODING = "utf-8-sig"
@@ -45,8 +50,14 @@ def transitions_frame(transitions: pd.DataFrame) -> pd.DataFrame:
     return _dates_as_text(frame, ["changed_on"])
 
 
-def write_outputs(out: Path, *, stages: pd.DataFrame, transitions: pd.DataFrame,
-                  report: ImportReport, extra: dict | None = None) -> dict[str, Path]:
+def write_outputs(
+    out: Path,
+    *,
+    stages: pd.DataFrame,
+    transitions: pd.DataFrame,
+    report: ImportReport,
+    extra: dict | None = None,
+) -> dict[str, Path]:
     """Write the four result files of a run into ``out``; returns their paths by name."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -56,14 +67,14 @@ def write_outputs(out: Path, *, stages: pd.DataFrame, transitions: pd.DataFrame,
         "run": out / "run.json",
     }
     stages_frame(stages).to_csv(paths["stages"], index=False, encoding=CSV_ENCODING)
-    transitions_frame(transitions).to_csv(paths["transitions"], index=False,
-                                          encoding=CSV_ENCODING)
+    transitions_frame(transitions).to_csv(paths["transitions"], index=False, encoding=CSV_ENCODING)
     quarantine = quarantine_frame(report)
     quarantine = quarantine.reindex(columns=QUARANTINE_COLUMNS)
     quarantine.to_csv(paths["quarantine"], index=False, encoding=CSV_ENCODING)
     run = report.to_json()
     if extra:
         run.update(extra)
-    paths["run"].write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n",
-                            encoding="utf-8")
+    paths["run"].write_text(
+        json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )
     return paths

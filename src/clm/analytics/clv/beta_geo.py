@@ -29,7 +29,7 @@ import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from clm.analytics.clv.base import MaximumLikelihoodModel, require_repeat_buyers
-from clm.analytics.clv.inputs import check_rft, compact
+from clm.analytics.clv.inputs import check_horizon, check_rft, compact
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class BetaGeoModel(MaximumLikelihoodModel):
         """
         r, alpha, a, b = self._require_fitted()
         x, tx, tt = check_rft(frequency, recency, T)
-        t = _check_horizon(t)
+        t = check_horizon(t)
         z = t / (alpha + tt + t)
         c = a + b + x - 1.0
         tail = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
@@ -148,7 +148,7 @@ class BetaGeoModel(MaximumLikelihoodModel):
     def expected_purchases_new(self, t: float) -> float:
         """Expected purchases in (0, t] of a customer just acquired (FHL 2005, eq. 9)."""
         r, alpha, a, b = self._require_fitted()
-        t = _check_horizon(t)
+        t = check_horizon(t)
         z = t / (alpha + t)
         return float((a + b - 1.0) / (a - 1.0)
                      * (1.0 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1.0, z)))
@@ -161,12 +161,3 @@ def _p_alive(r: float, alpha: float, a: float, b: float, x: np.ndarray, tx: np.n
             np.log(alpha + T) - np.log(alpha + tx)
         )
     return np.where(x > 0, expit(-d), 1.0)
-
-
-def _check_horizon(t: float) -> float:
-    from clm.errors import InputError
-
-    t = float(t)
-    if not np.isfinite(t) or t < 0:
-        raise InputError(f"the prediction horizon must be a number >= 0 (got {t})", field="t")
-    return t

@@ -101,6 +101,17 @@ def check_monetary(frequency: Any, monetary_value: Any, *, ids: Sequence[Any] | 
     return x, m
 
 
+def check_horizon(t: Any) -> float:
+    """A prediction horizon in model time units: a finite number >= 0."""
+    try:
+        value = float(t)
+    except (TypeError, ValueError):
+        raise InputError(f"the prediction horizon must be a number (got {t!r})", field="t") from None
+    if not np.isfinite(value) or value < 0:
+        raise InputError(f"the prediction horizon must be a number >= 0 (got {t})", field="t")
+    return value
+
+
 def compact(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
     """Distinct rows of ``columns`` with their counts and the inverse index.
 

@@ -1,0 +1,229 @@
+"""CSV and JSON-lines files into a DuckDB staging table, every value as text, every row numbered.
+
+The fast path is DuckDB's parallel CSV reader (``all_varchar``, ``WITH ORDINALITY``). It numbers
+records, not lines, so its numbers are used only when they provably equal physical lines: the
+file has exactly one line per record (no quoted line breaks, no blank lines) and DuckDB rejected
+no row. Otherwise the file is read again by Python's ``csv`` module, which tracks physical lines
+and lets a row with the wrong number of fields be quarantined instead of failing the file. Real
+exports almost always take the fast path; the slow one exists so that ``line`` is never wrong
+and nothing is dropped.
+
+Staging tables have a ``__clm_line`` BIGINT column followed by the file's headers as VARCHAR.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from clm.errors import DataFileError
+
+LINE = "__clm_line"
+
+
+@dataclass
+class Staged:
+    """A file read into the staging connection as table ``name``."""
+
+    name: str
+    headers: list[str]
+    rows: int  # data rows read, malformed ones included
+    malformed: list[dict[str, Any]] = field(default_factory=list)  # line, field, reason, code, raw
+
+
+def sql_str(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _unique(headers: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, h in enumerate(headers):
+        h = h.strip() or f"column{i}"
+        if h in seen:
+            seen[h] += 1
+            h = f"{h}_{seen[h]}"
+        else:
+            seen[h] = 0
+        out.append(h)
+    return out
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, headers: list[str],
+              lines: list[int], columns: list[list[str | None]]) -> None:
+    arrays = [pa.array(lines, pa.int64())] + [pa.array(c, pa.string()) for c in columns]
+    table = pa.Table.from_arrays(arrays, names=[LINE, *headers])
+    con.register(f"{name}_arrow", table)
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(f"{name}_arrow")
+
+
+def _raw_json(headers: list[str], values: list[str]) -> str:
+    row: dict[str, Any] = dict(zip(headers, values, strict=False))
+    for i, extra in enumerate(values[len(headers):], start=1):
+        row[f"_extra_{i}"] = extra
+    return json.dumps(row, ensure_ascii=False)
+
+
+def _csv_dialect(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str | None]:
+    row = con.execute(
+        "SELECT Delimiter, Quote FROM sniff_csv(?, header=true, all_varchar=true)", [str(path)]
+    ).fetchone()
+    delimiter = row[0] if row and row[0] else ","
+    quote = row[1] if row and row[1] not in (None, "", "(empty)") else '"'
+    return delimiter, quote
+
+
+def _read_csv_python(con: duckdb.DuckDBPyConnection, path: Path, *, name: str,
+                     file: str) -> Staged:
+    """Slow, exact path: Python's csv module, physical line numbers, ragged rows quarantined."""
+    delimiter, quote = _csv_dialect(con, path)
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, quotechar=quote, strict=False)
+        header: list[str] | None = None
+        for rec in reader:
+            if any(v.strip() for v in rec):
+                header = rec
+                break
+        if header is None:
+            raise DataFileError(f"{file}: the file is empty (no header row)", file=file)
+        headers = _unique(header)
+        width = len(headers)
+        lines: list[int] = []
+        columns: list[list[str | None]] = [[] for _ in headers]
+        malformed: list[dict[str, Any]] = []
+        last = reader.line_num
+        for rec in reader:
+            start, last = last + 1, reader.line_num
+            if not rec or not any(v.strip() for v in rec):
+                continue
+            if len(rec) != width:
+                malformed.append({
+                    "line": start, "field": "", "code": "malformed_row",
+                    "reason": f"expected {width} fields, found {len(rec)}",
+                    "raw": _raw_json(headers, rec),
+                })
+                continue
+            lines.append(start)
+            for col, value in zip(columns, rec, strict=True):
+                col.append(value)
+    _register(con, name, headers, lines, columns)
+    return Staged(name=name, headers=headers, rows=len(lines) + len(malformed),
+                  malformed=malformed)
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, path: Path, *, name: str, file: str,
+             lines: int) -> Staged:
+    """Read a UTF-8 CSV into staging table ``name``; ``lines`` is its physical line count."""
+    if lines == 0:
+        raise DataFileError(f"{file}: the file is empty (no header row)", file=file)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {name} AS SELECT ordinality + 1 AS {LINE}, "
+            "* EXCLUDE (ordinality) FROM read_csv(?, all_varchar=true, header=true, "
+            "ignore_errors=true, store_rejects=true, rejects_table='clm_rejects', "
+            "rejects_scan='clm_rejects_scan') WITH ORDINALITY",
+            [str(path)],
+        )
+        rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        rejected = con.execute("SELECT count(*) FROM clm_rejects").fetchone()[0]
+    except duckdb.Error:
+        rows, rejected = -1, -1  # the Python reader gives the precise complaint
+    if rejected != 0 or rows + 1 != lines:
+        return _read_csv_python(con, path, name=name, file=file)
+    headers = [c for c in con.table(name).columns if c != LINE]
+    return Staged(name=name, headers=headers, rows=rows)
+
+
+def read_json_lines(con: duckdb.DuckDBPyConnection, path: Path, *, name: str,
+                    file: str) -> Staged:
+    """Read JSON lines (one object per line); a line that is not an object is quarantined.
+
+    Lines are read in Python, which is exact about line numbers and fast enough for the
+    JSON-lines exports seen in practice (CSV and Parquet are the formats for bulk data);
+    values are kept as text (numbers as written, nested values as JSON).
+    """
+    headers: list[str] = []
+    index: dict[str, int] = {}
+    records: list[tuple[int, dict[str, Any]]] = []
+    malformed: list[dict[str, Any]] = []
+    with path.open("r", encoding="utf-8-sig") as fh:
+        for lineno, text in enumerate(fh, start=1):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except ValueError as exc:
+                malformed.append({"line": lineno, "field": "", "code": "malformed_row",
+                                  "reason": f"not valid JSON: {exc.msg}",
+                                  "raw": json.dumps({"_line": text.rstrip("\r\n")},
+                                                    ensure_ascii=False)})
+                continue
+            if not isinstance(obj, dict):
+                malformed.append({"line": lineno, "field": "", "code": "malformed_row",
+                                  "reason": "not a JSON object",
+                                  "raw": json.dumps({"_line": text.rstrip("\r\n")},
+                                                    ensure_ascii=False)})
+                continue
+            for key in obj:
+                if key not in index:
+                    index[key] = len(headers)
+                    headers.append(key)
+            records.append((lineno, obj))
+    return _stage_records(con, records, headers=headers, name=name, malformed=malformed)
+
+
+def read_json_array(con: duckdb.DuckDBPyConnection, path: Path, *, name: str,
+                    file: str) -> Staged:
+    """Read a ``.json`` file holding one array of objects; ``line`` is the record number."""
+    try:
+        data = json.loads(path.read_text("utf-8-sig"))
+    except ValueError as exc:
+        raise DataFileError(f"{file}: not valid JSON: {exc}", file=file) from None
+    if not isinstance(data, list):
+        raise DataFileError(f"{file}: expected a JSON array of objects", file=file)
+    headers: list[str] = []
+    records: list[tuple[int, dict[str, Any]]] = []
+    malformed: list[dict[str, Any]] = []
+    for number, obj in enumerate(data, start=1):
+        if not isinstance(obj, dict):
+            malformed.append({"line": number, "field": "", "code": "malformed_row",
+                              "reason": "not a JSON object",
+                              "raw": json.dumps({"_value": obj}, ensure_ascii=False)})
+            continue
+        headers.extend(k for k in obj if k not in headers)
+        records.append((number, obj))
+    return _stage_records(con, records, headers=headers, name=name, malformed=malformed)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _stage_records(con: duckdb.DuckDBPyConnection, records: list[tuple[int, dict[str, Any]]],
+                   *, headers: list[str], name: str, malformed: list[dict[str, Any]]) -> Staged:
+    lines = [line for line, _ in records]
+    columns = [[_text(obj.get(h)) for _, obj in records] for h in headers]
+    _register(con, name, headers, lines, columns)
+    return Staged(name=name, headers=headers, rows=len(records) + len(malformed),
+                  malformed=malformed)
