@@ -101,7 +101,7 @@ VALUE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "marketing_event": ("营销活动", "参加活动", "市场活动", "活动", "webinar", "event"),
         "onboarding_completed": ("完成引导", "完成新手引导", "新手引导完成", "引导完成",
                                  "onboarded", "onboarding"),
-        "login": ("登录", "登陆", "sign in", "signin", "log in"),
+        "login": ("登录", "登陆", "sign in", "log in"),
         "feature_used": ("功能使用", "使用功能", "feature use", "feature usage"),
         "content_interaction": ("内容互动", "点赞", "评论", "分享", "收藏", "like", "comment",
                                 "share"),

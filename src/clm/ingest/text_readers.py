@@ -25,6 +25,7 @@ import pyarrow as pa
 from clm.errors import DataFileError
 
 LINE = "__clm_line"
+DELIMITERS = (",", "\t", ";", "|")
 
 
 @dataclass
@@ -77,21 +78,24 @@ def _raw_json(headers: list[str], values: list[str]) -> str:
     return json.dumps(row, ensure_ascii=False)
 
 
-def _csv_dialect(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str | None]:
-    row = con.execute(
-        "SELECT Delimiter, Quote FROM sniff_csv(?, header=true, all_varchar=true)", [str(path)]
-    ).fetchone()
-    delimiter = row[0] if row and row[0] else ","
-    quote = row[1] if row and row[1] not in (None, "", "(empty)") else '"'
-    return delimiter, quote
+def csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV, judged from its header line: the most frequent of , tab ; |.
+
+    DuckDB's sniffer judges from the data rows, and one ragged row can make it settle on a
+    single column; the header is what every export gets right, so it decides.
+    """
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        header = next((line for line in fh if line.strip()), "")
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 def _read_csv_python(con: duckdb.DuckDBPyConnection, path: Path, *, name: str,
                      file: str) -> Staged:
     """Slow, exact path: Python's csv module, physical line numbers, ragged rows quarantined."""
-    delimiter, quote = _csv_dialect(con, path)
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter, quotechar=quote, strict=False)
+        reader = csv.reader(fh, delimiter=csv_delimiter(path), quotechar='"', strict=False)
         header: list[str] | None = None
         for rec in reader:
             if any(v.strip() for v in rec):
@@ -133,9 +137,9 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, *, name: str, file: str
         con.execute(
             f"CREATE OR REPLACE TABLE {name} AS SELECT ordinality + 1 AS {LINE}, "
             "* EXCLUDE (ordinality) FROM read_csv(?, all_varchar=true, header=true, "
-            "ignore_errors=true, store_rejects=true, rejects_table='clm_rejects', "
-            "rejects_scan='clm_rejects_scan') WITH ORDINALITY",
-            [str(path)],
+            "delim=?, quote='\"', escape='\"', ignore_errors=true, store_rejects=true, "
+            "rejects_table='clm_rejects', rejects_scan='clm_rejects_scan') WITH ORDINALITY",
+            [str(path), csv_delimiter(path)],
         )
         rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         rejected = con.execute("SELECT count(*) FROM clm_rejects").fetchone()[0]

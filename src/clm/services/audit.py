@@ -24,20 +24,36 @@ from clm.store.bulk import insert_frame, utcnow
 from clm.store.tables import AuditEntry
 
 
+_DEPTH = "clm_service_depth"
+
+
 @contextmanager
 def transaction(session: Session) -> Iterator[Session]:
-    """Run a service's writes atomically.
+    """Run a service's writes atomically: all of them commit, or none.
 
-    A session with no transaction gets one that commits on success and rolls back on error.
-    A session already inside a transaction (the caller groups several services) gets a
-    SAVEPOINT: an error undoes this service's writes only, and the caller commits.
+    The outermost ``transaction`` on a session commits on success and rolls back on error,
+    joining a transaction the session may have auto-begun for earlier reads (so those reads
+    never leave a service's writes uncommitted). Services called inside another service, or
+    inside a caller's own ``with transaction(session):`` block, join that unit and leave the
+    commit to it: a follow-up and its next task, or several services a caller groups, succeed
+    or fail together.
     """
-    if session.in_transaction():
-        with session.begin_nested():
+    depth = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
+    try:
+        if depth:
             yield session
-    else:
-        with session.begin():
+            return
+        if not session.in_transaction():
+            session.begin()
+        try:
             yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+    finally:
+        session.info[_DEPTH] = depth
 
 
 def to_json(value: Mapping[str, Any] | None) -> str | None:

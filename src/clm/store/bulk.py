@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Table
@@ -27,36 +27,41 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _sqlite_value(value: object, type_: TypeEngine) -> object:
-    if value is None or value == "" or (
-        not isinstance(value, str | list | dict) and pd.isna(value)
-    ):
-        return None
+def _sqlite_column(series: pd.Series, type_: TypeEngine) -> list:
+    """One column as the values SQLAlchemy's SQLite types store (NULL for missing and "")."""
+    s = series.astype(object)
+    missing = (s.isna() | s.isin([""])).to_numpy()
     if isinstance(type_, DateTime):
-        ts = pd.Timestamp(value)
-        if ts.tzinfo is not None:
-            ts = ts.tz_convert("UTC").tz_localize(None)
-        return ts.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(type_, Date):
-        return value.isoformat() if isinstance(value, date) else str(value)[:10]
-    if isinstance(type_, Boolean):
-        return 1 if value in (True, 1, "1", "t", "true", "True") else 0
-    if isinstance(type_, Integer):
-        return int(value)  # type: ignore[call-overload]
-    return value
+        stamps = pd.to_datetime(s.where(~missing, None), utc=True, format="mixed")
+        values = stamps.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    elif isinstance(type_, Date):
+        values = s.where(~missing, "").astype(str).str.slice(0, 10)
+    elif isinstance(type_, Boolean):
+        values = s.isin([True, 1, "1", "t", "true", "True"]).astype(int)
+    elif isinstance(type_, Integer):
+        values = pd.to_numeric(s.where(~missing, None), errors="coerce").astype("Int64")
+        values = values.astype(object)
+    else:
+        values = s
+    out = values.astype(object).tolist()
+    return [None if m else v for v, m in zip(out, missing, strict=True)]
 
 
 def _copy_text(frame: pd.DataFrame, columns: list[Column]) -> str:
-    out = frame.copy()
+    """``frame`` as CSV for ``COPY``: missing values and "" unquoted-empty (NULL)."""
+    out = pd.DataFrame(index=frame.index)
     for col in columns:
+        s = frame[col.name].astype(object)
+        missing = s.isna() | s.isin([""])
         if isinstance(col.type, Boolean):
-            out[col.name] = out[col.name].map(lambda v: None if v is None else bool(v))
+            values = s.isin([True, 1, "1", "t", "true", "True"]).map({True: "t", False: "f"})
         elif isinstance(col.type, Integer):
-            out[col.name] = out[col.name].astype("Int64")
+            values = pd.to_numeric(s.where(~missing, None), errors="coerce").astype("Int64")
         elif isinstance(col.type, Date):
-            out[col.name] = out[col.name].map(
-                lambda v: None if v is None or v is pd.NaT else str(v)[:10]
-            )
+            values = s.where(~missing, "").astype(str).str.slice(0, 10)
+        else:
+            values = s
+        out[col.name] = values.astype(object).where(~missing, None)
     buf = io.StringIO()
     out.to_csv(buf, index=False, header=False, na_rep="")
     return buf.getvalue()
@@ -76,15 +81,12 @@ def insert_frame(session: Session, table: Table, frame: pd.DataFrame) -> int:
         raw = session.connection().connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             with cursor.copy(
-                f'COPY {_qualified(table)} ({names}) FROM STDIN WITH (FORMAT csv, NULL \'\')'
+                f"COPY {_qualified(table)} ({names}) FROM STDIN WITH (FORMAT csv, NULL '')"
             ) as copy:
                 copy.write(text)
         return len(frame)
-    types = [c.type for c in columns]
-    rows = [
-        tuple(_sqlite_value(v, t) for v, t in zip(record, types, strict=True))
-        for record in frame.itertuples(index=False, name=None)
-    ]
+    data = [_sqlite_column(frame[c.name], c.type) for c in columns]
+    rows = list(zip(*data, strict=True))
     placeholders = ", ".join("?" for _ in columns)
     names = ", ".join(f'"{c.name}"' for c in columns)
     session.connection().exec_driver_sql(
@@ -97,9 +99,7 @@ def _qualified(table: Table) -> str:
     return f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
 
 
-def stage_frame(
-    session: Session, frame: pd.DataFrame, types: Mapping[str, TypeEngine]
-) -> Table:
+def stage_frame(session: Session, frame: pd.DataFrame, types: Mapping[str, TypeEngine]) -> Table:
     """Load ``frame`` into a fresh temporary table with the given column types.
 
     The caller joins against it in set-based UPDATE / INSERT ... SELECT statements and drops it
@@ -153,20 +153,19 @@ def canonical(series: pd.Series, kind: str) -> pd.Series:
     """Values as comparable text: ``kind`` is ``text``, ``date``, ``bool`` or ``int``.
 
     NULL and the empty string both become ``""``; dates ``YYYY-MM-DD``; booleans ``1``/``0``.
+    Vectorised: the sync canonicalises millions of values per run.
     """
-
-    def one(v: object) -> str:
-        if v is None or (not isinstance(v, str | list | dict) and pd.isna(v)):
-            return ""
-        if kind == "bool":
-            return "1" if v in (True, 1, "1", "t", "true", "True") else "0"
-        if kind == "date":
-            return v.isoformat()[:10] if isinstance(v, date) else str(v)[:10]
-        if kind == "int":
-            return str(int(v))  # type: ignore[call-overload]
-        return str(v)
-
-    return series.map(one).astype(object)
+    s = series.astype(object)
+    missing = s.isna() | s.isin([""])
+    if kind == "bool":
+        out = s.isin([True, 1, "1", "t", "true", "True"]).map({True: "1", False: "0"})
+    elif kind == "int":
+        out = pd.to_numeric(s.where(~missing, None), errors="coerce").astype("Int64").astype(str)
+    elif kind == "date":
+        out = s.where(~missing, "").astype(str).str.slice(0, 10)
+    else:
+        out = s.where(~missing, "").astype(str)
+    return out.where(~missing, "").astype(object)
 
 
 def utcnow() -> datetime:

@@ -50,14 +50,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise ConfigError(f"store URL {url!r} is not a database URL: {exc}", field="store_url") from None
+        raise ConfigError(
+            f"store URL {url!r} is not a database URL: {exc}", field="store_url"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, echo=echo, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000}
-        )
+        engine = create_engine(parsed, echo=echo, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
     try:
@@ -108,7 +108,9 @@ def upgrade(engine_or_url: Engine | str, *, revision: str = "head") -> None:
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), revision)
     except OperationalError as exc:
-        raise ConfigError(f"cannot migrate store {engine.url!r}: {exc.orig}", field="store_url") from None
+        raise ConfigError(
+            f"cannot migrate store {engine.url!r}: {exc.orig}", field="store_url"
+        ) from None
     finally:
         if owned:
             engine.dispose()

@@ -32,8 +32,12 @@ from clm.errors import InputError, ModelFitError, NotFittedError
 # Log-parameters live in [-LOG_BOUND, LOG_BOUND]: 2e-9 .. 5e8, far beyond any sane value.
 LOG_BOUND = 20.0
 _BOUND_SLACK = 1e-3
+# A log-parameter beyond this (3e-7 .. 3e6) that is still moving is drifting off to infinity.
+_DRIFT = 15.0
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+Progress = Callable[[int, float], None]
+"""Called after each optimiser iteration with (iteration, current log-likelihood)."""
 
 
 class MaximumLikelihoodModel(ABC):
@@ -59,7 +63,8 @@ class MaximumLikelihoodModel(ABC):
         """Total log-likelihood at ``params`` and its gradient d LL / d params."""
 
     # -- fitting -----------------------------------------------------------------------
-    def _fit_mle(self, data: Any, *, initial: np.ndarray, n_observations: int) -> Self:
+    def _fit_mle(self, data: Any, *, initial: np.ndarray, n_observations: int,
+                 progress: Progress | None = None) -> Self:
         """Maximise the log-likelihood from ``initial`` and store the fitted state."""
         scale = float(max(n_observations, 1))
 
@@ -74,19 +79,29 @@ class MaximumLikelihoodModel(ABC):
             # minimise the mean negative LL; chain rule to log-parameters
             return -ll / scale, -(grad * params) / scale
 
+        iteration = 0
+
+        def callback(intermediate_result: optimize.OptimizeResult) -> None:
+            nonlocal iteration
+            iteration += 1
+            if progress is not None:
+                progress(iteration, -float(intermediate_result.fun) * scale)
+
         x0 = np.log(np.asarray(initial, dtype=float))
         bounds = [(-LOG_BOUND, LOG_BOUND)] * len(x0)
         result = optimize.minimize(
-            objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+            objective, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
         )
         # L-BFGS-B can stop on a line-search hiccup just short of the optimum; polish with
         # a second start from where it stopped (cheap: few iterations remain).
         if not result.success or np.max(np.abs(result.jac)) > 1e-6:
             result = optimize.minimize(
-                objective, result.x, jac=True, method="L-BFGS-B", bounds=bounds,
+                objective, result.x, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
                 options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
             )
+        result.x, result.fun = _newton_polish(objective, np.asarray(result.x, dtype=float),
+                                              float(result.fun))
         self._check_result(result, objective)
         params = np.exp(result.x)
         ll = -float(result.fun) * scale
@@ -103,9 +118,10 @@ class MaximumLikelihoodModel(ABC):
                 f"{self.name}: the likelihood could not be evaluated at any usable parameter "
                 "values; check the input for extreme or inconsistent values"
             )
+        grad_norm = float(np.max(np.abs(objective(x)[1])))
         at_bound = [
             n for n, v in zip(self.param_names, x, strict=True)
-            if abs(v) >= LOG_BOUND - _BOUND_SLACK
+            if abs(v) >= LOG_BOUND - _BOUND_SLACK or (abs(v) > _DRIFT and grad_norm > 1e-4)
         ]
         if at_bound:
             raise ModelFitError(
@@ -113,7 +129,6 @@ class MaximumLikelihoodModel(ABC):
                 "the data do not identify the model (too little variation between customers "
                 "or too short an observation period)"
             )
-        grad_norm = float(np.max(np.abs(objective(x)[1])))
         if grad_norm > 1e-4:
             raise ModelFitError(
                 f"{self.name}: the fit did not converge ({result.message}); "
@@ -124,14 +139,7 @@ class MaximumLikelihoodModel(ABC):
                          ) -> dict[str, float]:
         """Delta-method standard errors from the numerically differentiated analytic gradient."""
         k = len(x)
-        hess = np.empty((k, k))
-        for j in range(k):
-            h = 1e-5 * max(1.0, abs(x[j]))
-            up, down = x.copy(), x.copy()
-            up[j] += h
-            down[j] -= h
-            hess[:, j] = (objective(up)[1] - objective(down)[1]) / (2 * h)
-        hess = 0.5 * (hess + hess.T) * scale  # Hessian of the total negative LL
+        hess = _hessian(objective, x) * scale  # Hessian of the total negative LL
         try:
             cov = np.linalg.inv(hess)
             diag = np.diag(cov)
@@ -217,6 +225,47 @@ class MaximumLikelihoodModel(ABC):
             return f"{type(self).__name__}(unfitted)"
         inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return f"{type(self).__name__}({inner})"
+
+
+def _hessian(objective: Objective, x: np.ndarray) -> np.ndarray:
+    """Central differences of the analytic gradient, symmetrised."""
+    k = len(x)
+    hess = np.empty((k, k))
+    for j in range(k):
+        h = 1e-5 * max(1.0, abs(x[j]))
+        up, down = x.copy(), x.copy()
+        up[j] += h
+        down[j] -= h
+        hess[:, j] = (objective(up)[1] - objective(down)[1]) / (2 * h)
+    return 0.5 * (hess + hess.T)
+
+
+def _newton_polish(objective: Objective, x: np.ndarray, fun: float,
+                   *, steps: int = 8) -> tuple[np.ndarray, float]:
+    """A few damped Newton steps from the quasi-Newton optimum.
+
+    L-BFGS-B can stop a little short when the line search runs out of floating-point
+    resolution (large data, flat optimum); Newton steps on the exact-gradient Hessian finish
+    the job quadratically. A step is kept only if it does not make the objective worse.
+    """
+    value, grad = objective(x)
+    for _ in range(steps):
+        if np.max(np.abs(grad)) < 1e-10:
+            break
+        try:
+            step = np.linalg.solve(_hessian(objective, x), grad)
+        except np.linalg.LinAlgError:
+            break
+        accepted = False
+        for damping in (1.0, 0.5, 0.25, 0.125):
+            candidate = np.clip(x - damping * step, -LOG_BOUND, LOG_BOUND)
+            c_value, c_grad = objective(candidate)
+            if c_value <= value + 1e-15 * abs(value):
+                x, value, grad, accepted = candidate, c_value, c_grad, True
+                break
+        if not accepted:
+            break
+    return x, min(value, fun) if value <= fun else fun
 
 
 def require_repeat_buyers(model: str, n_repeat: int, *, needed: int) -> None:

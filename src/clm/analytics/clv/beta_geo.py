@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from clm.analytics.clv.base import MaximumLikelihoodModel, require_repeat_buyers
+from clm.analytics.clv.base import MaximumLikelihoodModel, Progress, require_repeat_buyers
 from clm.analytics.clv.inputs import check_horizon, check_rft, compact
 
 
@@ -73,14 +73,14 @@ class BetaGeoModel(MaximumLikelihoodModel):
     min_repeat_buyers: ClassVar[int] = 10
 
     def fit(self, frequency: Any, recency: Any, T: Any, *,
-            ids: Sequence[Any] | None = None) -> Self:
+            ids: Sequence[Any] | None = None, progress: Progress | None = None) -> Self:
         """Fit by maximum likelihood to one row per customer (see ``summary.rfm_summary``)."""
         x, tx, t = check_rft(frequency, recency, T, ids=ids)
         require_repeat_buyers("BG/NBD", int(np.count_nonzero(x)), needed=self.min_repeat_buyers)
         data = _prepare(x, tx, t)
         # Start at a purchase rate of about 1/mean(T), mild heterogeneity, drop-out p ~ 0.3.
         initial = np.array([1.0, max(float(np.mean(t)), 1e-3), 1.0, 2.0])
-        return self._fit_mle(data, initial=initial, n_observations=len(x))
+        return self._fit_mle(data, initial=initial, n_observations=len(x), progress=progress)
 
     def _loglik(self, params: np.ndarray, data: _Data) -> tuple[float, np.ndarray]:
         r, alpha, a, b = params

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from clm.analytics.clv.base import MaximumLikelihoodModel, require_repeat_buyers
+from clm.analytics.clv.base import MaximumLikelihoodModel, Progress, require_repeat_buyers
 from clm.analytics.clv.inputs import check_monetary
 from clm.errors import ModelFitError
 
@@ -36,10 +36,15 @@ class GammaGammaModel(MaximumLikelihoodModel):
     min_repeat_buyers: ClassVar[int] = 10
 
     def fit(self, frequency: Any, monetary_value: Any, *,
-            ids: Sequence[Any] | None = None) -> Self:
-        """Fit to repeat buyers' (frequency, mean repeat spend); one-time buyers are ignored."""
+            ids: Sequence[Any] | None = None, progress: Progress | None = None) -> Self:
+        """Fit to repeat buyers' (frequency, mean repeat spend); one-time buyers are ignored.
+
+        Repeat buyers whose repeat purchases were all free (mean spend 0) cannot come from a
+        gamma distribution and are left out; ``excluded_zero_spend_`` counts them.
+        """
         x, m = check_monetary(frequency, monetary_value, ids=ids)
-        keep = x > 0
+        keep = (x > 0) & (m > 0)
+        self.excluded_zero_spend_ = int(np.count_nonzero((x > 0) & (m == 0)))
         require_repeat_buyers("Gamma-Gamma", int(keep.sum()), needed=self.min_repeat_buyers)
         x, m = x[keep], m[keep]
         if np.ptp(m) == 0:
@@ -50,7 +55,7 @@ class GammaGammaModel(MaximumLikelihoodModel):
         # Method-of-moments flavoured start: p ~ 1 transaction shape, mean spend p*gamma/(q-1).
         mean = float(np.mean(m))
         initial = np.array([1.0, 2.0, mean])
-        return self._fit_mle((x, m), initial=initial, n_observations=len(x))
+        return self._fit_mle((x, m), initial=initial, n_observations=len(x), progress=progress)
 
     def _loglik(self, params: np.ndarray, data: tuple[np.ndarray, np.ndarray]
                 ) -> tuple[float, np.ndarray]:

@@ -43,7 +43,7 @@ def check_rft(frequency: Any, recency: Any, T: Any, *, ids: Sequence[Any] | None
     """Validate (frequency, recency, T) per customer and return them as float arrays.
 
     Raises ``InputError`` naming the first offending customer and the violated invariant:
-    finite values, ``frequency`` a non-negative whole number, ``0 <= recency <= T``, ``T > 0``,
+    finite values, ``frequency`` a non-negative whole number, ``0 <= recency <= T``,
     and ``recency == 0`` when there was no repeat purchase.
     """
     x = _as_array(frequency, "frequency")
@@ -63,7 +63,7 @@ def check_rft(frequency: Any, recency: Any, T: Any, *, ids: Sequence[Any] | None
     checks = (
         ((x < 0) | (x != np.floor(x)), "frequency", "frequency must be a whole number >= 0"),
         (tx < 0, "recency", "recency must be >= 0"),
-        (t <= 0, "T", "T (time since the first purchase) must be > 0"),
+        (t < 0, "T", "T (time since the first purchase) must be >= 0"),
         (tx > t * (1 + 1e-12), "recency",
          "recency (time from first to last purchase) is greater than the customer's age T"),
         ((x == 0) & (tx != 0), "recency", "recency must be 0 when there is no repeat purchase"),
@@ -80,7 +80,7 @@ def check_rft(frequency: Any, recency: Any, T: Any, *, ids: Sequence[Any] | None
 
 def check_monetary(frequency: Any, monetary_value: Any, *, ids: Sequence[Any] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate (frequency, monetary_value); spend must be finite and positive for repeat buyers."""
+    """Validate (frequency, monetary_value); spend must be finite and >= 0 for repeat buyers."""
     x = _as_array(frequency, "frequency")
     m = _as_array(monetary_value, "monetary_value")
     if len(x) != len(m):
@@ -90,12 +90,12 @@ def check_monetary(frequency: Any, monetary_value: Any, *, ids: Sequence[Any] | 
         i = _first_bad(bad)
         raise InputError(f"{_who(ids, i)}: frequency must be a whole number >= 0",
                          field="frequency")
-    bad = (x > 0) & (~np.isfinite(m) | (m <= 0))
+    bad = (x > 0) & (~np.isfinite(m) | (m < 0))
     if bad.any():
         i = _first_bad(bad)
         raise InputError(
-            f"{_who(ids, i)}: monetary_value must be a positive amount (got {m[i]:g}); "
-            "negative or zero spend cannot come from paid purchases",
+            f"{_who(ids, i)}: monetary_value must be an amount >= 0 (got {m[i]:g}); "
+            "negative spend cannot come from paid purchases",
             field="monetary_value",
         )
     return x, m
@@ -106,7 +106,9 @@ def check_horizon(t: Any) -> float:
     try:
         value = float(t)
     except (TypeError, ValueError):
-        raise InputError(f"the prediction horizon must be a number (got {t!r})", field="t") from None
+        raise InputError(
+            f"the prediction horizon must be a number (got {t!r})", field="t"
+        ) from None
     if not np.isfinite(value) or value < 0:
         raise InputError(f"the prediction horizon must be a number >= 0 (got {t})", field="t")
     return value

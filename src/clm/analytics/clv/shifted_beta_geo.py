@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from scipy.special import betaln, digamma, hyp2f1
 
-from clm.analytics.clv.base import MaximumLikelihoodModel
+from clm.analytics.clv.base import MaximumLikelihoodModel, Progress
 from clm.errors import InputError, ModelFitError
 
 
@@ -65,12 +65,12 @@ class ShiftedBetaGeoModel(MaximumLikelihoodModel):
     name: ClassVar[str] = "sbg"
     param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta")
 
-    def fit(self, alive: Any) -> Self:
+    def fit(self, alive: Any, *, progress: Progress | None = None) -> Self:
         """Fit to one cohort's alive counts per period, ``alive[0]`` being the cohort size."""
         n = check_cohort(alive)
         lost = -np.diff(n)
         return self._fit_mle((lost, n[-1]), initial=np.array([1.0, 1.0]),
-                             n_observations=int(n[0]))
+                             n_observations=int(n[0]), progress=progress)
 
     def _loglik(self, params: np.ndarray, data: tuple[np.ndarray, float]
                 ) -> tuple[float, np.ndarray]:

@@ -112,28 +112,37 @@ class Compiler:
         moved = threshold(node, mode=self.mode, margin=self.margin, favour=favour)
         if moved is not None:
             left, op = self.value(moved.left), moved.op
-            right = ibis.literal(moved.value, type=_DTYPES[FLOAT if isinstance(moved.value, float) else INT])
+            right = ibis.literal(
+                moved.value, type=_DTYPES[FLOAT if isinstance(moved.value, float) else INT]
+            )
         else:
             lnode, op, rnode = normalized(node)
             left, right = self.value(lnode, favour), self.value(rnode, favour)
         return {
-            "<": left.__lt__, "<=": left.__le__, ">": left.__gt__,
-            ">=": left.__ge__, "==": left.__eq__, "!=": left.__ne__,
+            "<": left.__lt__,
+            "<=": left.__le__,
+            ">": left.__gt__,
+            ">=": left.__ge__,
+            "==": left.__eq__,
+            "!=": left.__ne__,
         }[op](right)
 
     # -- reasons ------------------------------------------------------------------------
-    def facts(self, node: Node, text: str) -> ir.StringValue:
-        """The atomic conditions of ``node`` that held, with values, joined by ``; ``.
+    def pieces(
+        self, node: Node, text: str, gate: ir.BooleanValue | None = None
+    ) -> list[tuple[ir.BooleanValue, ir.StringValue]]:
+        """The atomic conditions of ``node`` as (held, text with values) pairs.
 
-        Empty string when ``node`` did not hold. A leaf is shown only if every enclosing
-        and/or/at_least held too, so ``(a and b) or c`` with only ``a`` and ``c`` true shows ``c``.
+        A leaf counts as held only if every enclosing and/or/at_least held too (and ``gate``),
+        so ``(a and b) or c`` with only ``a`` and ``c`` true shows ``c``.
         """
-        pieces: list[tuple[ir.BooleanValue, ir.StringValue]] = []
-        self._collect(node, text, ibis.literal(True), True, pieces)
-        out: ir.StringValue = ibis.literal("")
-        for held, piece in pieces:
-            out = out + ibis.ifelse(held, "; " + piece, ibis.literal(""))
-        return ibis.ifelse(out == "", out, out.substr(2))
+        out: list[tuple[ir.BooleanValue, ir.StringValue]] = []
+        self._collect(node, text, ibis.literal(True) if gate is None else gate, True, out)
+        return out
+
+    def facts(self, node: Node, text: str) -> ir.StringValue:
+        """The atomic conditions of ``node`` that held, with values, joined by ``; ``."""
+        return join_pieces(self.pieces(node, text))
 
     def _collect(self, node, text, gate, favour, pieces) -> None:
         if isinstance(node, AllOf | AnyOf | AtLeast):
@@ -151,14 +160,17 @@ class Compiler:
             if moved is not None:
                 left = moved.left
                 return (
-                    f"{text[left.pos:left.end]} = "
+                    f"{text[left.pos : left.end]} = "
                     + self.formatted(left)
                     + f" {moved.op} {moved.shown}"
                 )
             lnode, op, rnode = normalized(node)
             return (
-                f"{text[lnode.pos:lnode.end]} = " + self.formatted(lnode)
-                + f" {op} {text[rnode.pos:rnode.end]} (" + self.formatted(rnode) + ")"
+                f"{text[lnode.pos : lnode.end]} = "
+                + self.formatted(lnode)
+                + f" {op} {text[rnode.pos : rnode.end]} ("
+                + self.formatted(rnode)
+                + ")"
             )
         if isinstance(node, Not):
             inner = node.operand
@@ -166,7 +178,7 @@ class Compiler:
                 return "not (" + self.describe(inner, text, not favour) + ")"
             return ibis.literal(f"{source}: ") + self._values(inner, text)
         if isinstance(node, IsNull):
-            return ibis.literal(f"{text[node.operand.pos:node.operand.end]} is null")
+            return ibis.literal(f"{text[node.operand.pos : node.operand.end]} is null")
         if isinstance(node, Boolean | Number):
             return ibis.literal(source)
         return f"{source} = " + self.formatted(node)
@@ -193,6 +205,18 @@ class Compiler:
                 r.cast(dt.Decimal(28, 4)).cast(dt.string).re_replace("0+$", ""),
             )
         return ibis.coalesce(text, ibis.literal("null"))
+
+
+def join_pieces(pieces: list[tuple[ir.BooleanValue, ir.StringValue]]) -> ir.StringValue:
+    """The texts of the pieces that held, joined by ``; `` (empty string when none held).
+
+    Each text appears once in the expression (the leading separator is cut by one regex), so
+    the SQL grows linearly with the number of conditions.
+    """
+    out: ir.StringValue = ibis.literal("")
+    for held, piece in pieces:
+        out = out + ibis.ifelse(held, "; " + piece, ibis.literal(""))
+    return out.re_replace("^; ", "")
 
 
 def _feature_type(node: Node, name: str) -> str:

@@ -49,9 +49,7 @@ class Origin:
         """A ``RuleError`` that names the file, line, column and the offending token."""
         line, column = self.locate(text, offset)
         where = f"{self.file} line {line}" + (f", column {column}" if column else "")
-        return RuleError(
-            f"{where}: {message}", file=self.file, line=line, column=column, **context
-        )
+        return RuleError(f"{where}: {message}", file=self.file, line=line, column=column, **context)
 
 
 @dataclass(frozen=True)

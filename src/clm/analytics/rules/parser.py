@@ -145,7 +145,7 @@ class _Parser:
             raise self.fail(
                 node.pos,
                 f"{what} needs {_TYPE_WORDS[wanted[0]]}, but "
-                f"{self.text[node.pos:node.end]!r} is {_TYPE_WORDS[node.type]}",
+                f"{self.text[node.pos : node.end]!r} is {_TYPE_WORDS[node.type]}",
                 token=self.text[node.pos : node.end],
             )
 
@@ -318,7 +318,8 @@ class _Parser:
                 self.need(arg, (BOOL,), "at_least()")
             if k.value > len(args) - 1:
                 raise self.fail(
-                    k.pos, f"at_least({k.value}, ...) can never hold with {len(args) - 1} conditions"
+                    k.pos,
+                    f"at_least({k.value}, ...) can never hold with {len(args) - 1} conditions",
                 )
             return AtLeast(pos, end, BOOL, int(k.value), tuple(args[1:]))
         if func == "coalesce":
@@ -393,7 +394,9 @@ def parse_expression(
     if _depth(node) > MAX_DEPTH:
         raise origin.error(text, 0, f"expression nested more than {MAX_DEPTH} levels deep")
     if expect == BOOL and node.type != BOOL:
-        raise origin.error(text, 0, f"a condition must be true/false, but {text.strip()!r} is a number")
+        raise origin.error(
+            text, 0, f"a condition must be true/false, but {text.strip()!r} is a number"
+        )
     if expect == "number" and node.type == BOOL:
         raise origin.error(text, 0, f"expected a number, but {text.strip()!r} is true/false")
     return node

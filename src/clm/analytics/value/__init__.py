@@ -51,4 +51,5 @@ __all__ = [
     "time_in_stage",
     "transition_matrix",
     "value_features",
+    "value_tiers",
 ]

@@ -34,6 +34,7 @@ from clm.analytics.value.inputs import (
     check_as_of,
     first_orders,
     month_label,
+    ratio,
     require_columns,
 )
 from clm.errors import InputError
@@ -94,7 +95,7 @@ def cac(orders: ir.Table, customers: ir.Table, marketing_spend: ir.Table, *,
         spend=spend.spend,
         new_customers=new.new_customers.fill_null(0),
     )
-    out = out.mutate(cac=out.spend / out.new_customers.nullif(0))
+    out = out.mutate(cac=ratio(out.spend, out.new_customers))
     return out.order_by(["channel", "month"])
 
 
@@ -135,9 +136,9 @@ def clv_to_cac(clv: ir.Table, *, orders: ir.Table, customers: ir.Table,
     joined = value.left_join(cost, keys)
     out = joined.select(
         *keys, "new_customers", "customers_with_clv", "avg_clv", "spend",
-        cac=joined.spend / joined.new_customers.nullif(0),
+        cac=ratio(joined.spend, joined.new_customers),
     )
-    out = out.mutate(clv_to_cac=out.avg_clv / out.cac.nullif(0))
+    out = out.mutate(clv_to_cac=ratio(out.avg_clv, out.cac))
     if by == "cohort":
         out = out.rename(cohort_month="month")
         return out.order_by(["channel", "cohort_month"])

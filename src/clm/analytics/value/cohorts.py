@@ -34,6 +34,7 @@ from clm.analytics.value.inputs import (
     month_index_of,
     month_label,
     paid_orders,
+    ratio,
 )
 from clm.errors import InputError
 
@@ -77,8 +78,8 @@ def cohort_retention(orders: ir.Table, *, as_of: dt.date) -> ir.Table:
     return out.mutate(
         cohort_month=month_label(out.cohort_index),
         month=month_label(idx),
-        retention=out.customers_active / out.cohort_size,
-        revenue_retention=out.revenue / base.nullif(0),
+        retention=ratio(out.customers_active, out.cohort_size),
+        revenue_retention=ratio(out.revenue, base),
         complete=idx <= last_complete_month(as_of),
     ).select("cohort_month", "period", "month", "cohort_size", "customers_active",
              "retention", "revenue", "revenue_retention", "complete").order_by(
@@ -127,7 +128,7 @@ def repeat_purchase_rate(orders: ir.Table, *, as_of: dt.date, by_cohort: bool = 
         customers=per.count(),
         repeat_customers=(per.orders >= 2).sum().cast("int64"),
     )
-    out = out.mutate(repeat_purchase_rate=out.repeat_customers / out.customers.nullif(0))
+    out = out.mutate(repeat_purchase_rate=ratio(out.repeat_customers, out.customers))
     return out.order_by(keys) if keys else out
 
 
@@ -157,7 +158,7 @@ def churn_rate_per_period(orders: ir.Table, *, as_of: dt.date) -> ir.Table:
     out = out.mutate(churned=out.active_previous - out.retained)
     return out.mutate(
         month=month_label(out.next_index),
-        churn_rate=out.churned / out.active_previous,
+        churn_rate=ratio(out.churned, out.active_previous),
         complete=out.next_index <= last_complete_month(as_of),
     ).order_by("next_index").select("month", "active_previous", "retained", "churned",
                                     "churn_rate", "complete")

@@ -91,3 +91,13 @@ def first_orders(orders: ir.Table, *, as_of: dt.date) -> ir.Table:
     paid = paid_orders(orders, as_of=as_of)
     first = paid.group_by("customer_id").aggregate(first_ordered_at=paid.ordered_at.min())
     return first.mutate(cohort_index=month_index_of(first.first_ordered_at))
+
+
+def ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:
+    """``numerator / denominator`` as a float, empty when the denominator is 0.
+
+    Both sides are cast to float first: Ibis 12 compiles integer / integer on PostgreSQL as
+    plain ``/``, which PostgreSQL evaluates as integer division (8 / 27 = 0), while DuckDB
+    gives 0.296.
+    """
+    return numerator.cast("float64") / denominator.cast("float64").nullif(0.0)

@@ -112,13 +112,13 @@ def quantile_score(value: ir.NumericColumn, *, bins: int, n: ir.IntegerValue,
     """
     key = ibis.desc(value) if descending else ibis.asc(value)
     rank = ibis.rank().over(order_by=key)
-    return (rank * bins / n).floor().cast("int64") + 1
+    return (rank.cast("float64") * bins / n.cast("float64")).floor().cast("int64") + 1
 
 
 def _to_five(score: ir.IntegerValue, bins: int) -> ir.IntegerValue:
     if bins == 5:
         return score
-    return ((score - 1) * 4 / (bins - 1) + 0.5).floor().cast("int64") + 1
+    return ((score - 1).cast("float64") * 4.0 / (bins - 1) + 0.5).floor().cast("int64") + 1
 
 
 def segment_expr(r: ir.IntegerValue, fm: ir.IntegerValue,
@@ -169,8 +169,8 @@ def rfm_scores(orders: ir.Table, *, as_of: dt.date, bins: int = 5,
         f_score=quantile_score(per.frequency, bins=bins, n=n),
         m_score=quantile_score(per.monetary, bins=bins, n=n),
     )
-    scored = scored.mutate(fm_score=((scored.f_score + scored.m_score + 1) / 2).floor()
-                           .cast("int64"))
+    fm_sum = (scored.f_score + scored.m_score + 1).cast("float64")
+    scored = scored.mutate(fm_score=(fm_sum / 2.0).floor().cast("int64"))
     scored = scored.mutate(rfm_segment=segment_expr(_to_five(scored.r_score, bins),
                                                     _to_five(scored.fm_score, bins),
                                                     segment_map))

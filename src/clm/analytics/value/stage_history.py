@@ -30,7 +30,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from clm.analytics.value.inputs import check_as_of, require_columns
+from clm.analytics.value.inputs import check_as_of, ratio, require_columns
 from clm.errors import InputError
 
 TRANSITION_COLUMNS = ("customer_id", "from_stage", "to_stage", "changed_on")
@@ -60,7 +60,7 @@ def stages_on(transitions: ir.Table, *, day: dt.date) -> ir.Table:
 
 def _row_share(table: ir.Table, count: str) -> ir.Table:
     row_total = table[count].sum().over(group_by=table.from_stage)
-    return table.mutate(share=table[count] / row_total)
+    return table.mutate(share=ratio(table[count], row_total))
 
 
 def transition_matrix(transitions: ir.Table, *, start: dt.date, end: dt.date,
@@ -115,13 +115,19 @@ def time_in_stage(transitions: ir.Table, *, as_of: dt.date) -> ir.Table:
         (completed, stays.ended_on.delta(stays.changed_on, unit="day")),
         else_=ibis.date(as_of).delta(stays.changed_on, unit="day"),
     ).cast("float64")
-    stays = stays.mutate(days=length, completed=completed)
+    # completed and open lengths as separate columns (empty otherwise) rather than
+    # ``median(where=...)``: Ibis 12 on Spark puts the filter on the percentage argument too,
+    # which Spark refuses (NON_FOLDABLE_INPUT)
+    stays = stays.mutate(
+        done_days=ibis.cases((completed, length), else_=ibis.null("float64")),
+        open_days=ibis.cases((completed, ibis.null("float64")), else_=length),
+    )
     out = stays.group_by(stage=stays.to_stage).aggregate(
-        completed_stays=stays.completed.sum().cast("int64"),
-        mean_days=stays.days.mean(where=stays.completed),
-        median_days=stays.days.median(where=stays.completed),
-        open_stays=(~stays.completed).sum().cast("int64"),
-        mean_open_days=stays.days.mean(where=~stays.completed),
+        completed_stays=stays.done_days.count(),
+        mean_days=stays.done_days.mean(),
+        median_days=stays.done_days.median(),
+        open_stays=stays.open_days.count(),
+        mean_open_days=stays.open_days.mean(),
     )
     return out.order_by("stage")
 
@@ -155,6 +161,6 @@ def stage_churn_rate(transitions: ir.Table, *, months: list[tuple[dt.date, dt.da
                                churned=joined.moved.count())
         parts.append(agg.mutate(period_start=ibis.date(first), period_end=ibis.date(last)))
     out = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    out = out.mutate(churn_rate=out.churned / out.at_risk.nullif(0))
+    out = out.mutate(churn_rate=ratio(out.churned, out.at_risk))
     return out.select("period_start", "period_end", "at_risk", "churned",
                       "churn_rate").order_by("period_start")

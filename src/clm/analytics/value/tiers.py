@@ -27,7 +27,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from clm.analytics.value.inputs import check_as_of, end_of_day, paid_orders
+from clm.analytics.value.inputs import check_as_of, end_of_day, paid_orders, ratio
 from clm.errors import InputError
 
 TIERS: tuple[str, ...] = ("A", "B", "C")
@@ -53,11 +53,10 @@ def value_tiers(orders: ir.Table, *, as_of: dt.date, a_share: float = 0.8,
     running = ibis.window(order_by=order, preceding=None, following=0)
     total = per.total_spend.sum().over(ibis.window())
     cum = per.total_spend.sum().over(running)
-    total_nz = total.nullif(0)
     ranked = per.mutate(
         spend_rank=ibis.row_number().over(order_by=order) + 1,
-        cumulative_share=cum / total_nz,
-        _before=(cum - per.total_spend) / total_nz,
+        cumulative_share=ratio(cum, total),
+        _before=ratio(cum - per.total_spend, total),
     )
     before = ranked._before.fill_null(0.0)
     tier = ibis.cases((before < a_share, "A"), (before < b_share, "B"), else_="C")
@@ -86,9 +85,9 @@ def arpu(orders: ir.Table, *, as_of: dt.date, window_days: int = 90) -> ir.Table
         spend=paid.amount.sum(where=in_window),
     )
     months = window_days / 30
-    per = per.mutate(arpu_monthly=per.spend.fill_null(0.0) / months)
+    per = per.mutate(arpu_monthly=per.spend.fill_null(0.0).cast("float64") / months)
     n = per.customer_id.count().over(ibis.window())
     rank = ibis.rank().over(order_by=per.arpu_monthly)
-    pct = ibis.cases((n == 1, 1.0), else_=rank / (n - 1))
+    pct = ibis.cases((n == 1, 1.0), else_=ratio(rank, n - 1))
     return per.mutate(arpu_percentile=pct).select("customer_id", "arpu_monthly",
                                                   "arpu_percentile")

@@ -1,0 +1,13 @@
+"""Point-in-time customer features as Ibis expressions (DuckDB by default, any Ibis backend).
+
+``compute_features(tables, as_of=D)`` returns one row per customer with every feature of
+``clm.analytics.feature_catalog`` computed from data dated on or before D only; the catalog
+and ``docs/features.md`` give each feature's definition, unit and window. The modules split
+the work by source: ``transactions`` (orders), ``behaviour`` (events), ``interactions``
+(support, surveys, referrals); ``asof`` holds the date arithmetic and input checks, and
+``compute`` joins the per-source aggregates to the customers.
+"""
+
+from clm.analytics.features.compute import compute_features, feature_usage, order_dates
+
+__all__ = ["compute_features", "feature_usage", "order_dates"]

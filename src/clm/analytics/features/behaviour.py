@@ -1,0 +1,54 @@
+"""Behaviour features from the product-analytics events, in one conditional aggregate.
+
+Usage (``usage_30d``) is logins plus feature uses: the two event types that mean someone
+worked in the product, as opposed to marketing touches (page views, lead forms, campaign
+events). Active days count any event type, since any of them is a sign of life. Distinct
+features count ``feature`` values of ``feature_used`` events only; the tracking record's
+"usage count per core feature" is ``feature_usage``.
+"""
+
+from __future__ import annotations
+
+import ibis.expr.types as ir
+
+from clm.analytics.features.asof import AsOf
+
+USAGE_TYPES = ("login", "feature_used")
+
+
+def event_aggregates(events: ir.Table, asof: AsOf) -> ir.Table:
+    """Per customer with any event on or before D: counts, distinct counts and dates.
+
+    Columns: ``customer_id``, ``page_views_90d``, ``lead_forms_total``,
+    ``marketing_events_90d``, ``onboarded_at`` (first completion), ``active_days_30d``,
+    ``logins_30d``, ``distinct_features_30d``, ``feature_uses_30d``, ``usage_prev_30d``,
+    ``content_interactions_90d``, ``first_event_at``.
+    """
+    e = events.filter(events.occurred_at < asof.end)
+    ts, kind = e.occurred_at, e.event_type
+    in30, in90 = asof.within(ts, 30), asof.within(ts, 90)
+    return e.group_by("customer_id").aggregate(
+        page_views_90d=e.count(where=(kind == "page_view") & in90),
+        lead_forms_total=e.count(where=kind == "lead_form"),
+        marketing_events_90d=e.count(where=(kind == "marketing_event") & in90),
+        onboarded_at=ts.min(where=kind == "onboarding_completed"),
+        active_days_30d=ts.date().nunique(where=in30),
+        logins_30d=e.count(where=(kind == "login") & in30),
+        distinct_features_30d=e.feature.nunique(where=(kind == "feature_used") & in30),
+        feature_uses_30d=e.count(where=(kind == "feature_used") & in30),
+        usage_prev_30d=e.count(where=kind.isin(USAGE_TYPES) & asof.between(ts, 30, 60)),
+        content_interactions_90d=e.count(where=(kind == "content_interaction") & in90),
+        first_event_at=ts.min(),
+    )
+
+
+def feature_usage_table(events: ir.Table, asof: AsOf, window_days: int) -> ir.Table:
+    """``customer_id``, ``feature``, ``uses``: ``feature_used`` events per named feature on the
+    last ``window_days`` dates up to D; pairs with no use are absent."""
+    e = events.filter(
+        (events.occurred_at < asof.end)
+        & asof.within(events.occurred_at, window_days)
+        & (events.event_type == "feature_used")
+        & events.feature.notnull()
+    )
+    return e.group_by(["customer_id", "feature"]).aggregate(uses=e.count())

@@ -1,0 +1,189 @@
+"""Assemble the per-customer feature table from the per-source aggregates.
+
+Each source table is aggregated once (``transactions``, ``behaviour``, ``interactions``),
+filtered to rows on or before D first; the aggregates are left-joined to ``customers`` on
+``customer_id`` and the features derived from their columns. So a customer with no activity
+still gets a row: 0 for counts and sums, null for "days since", ratios, scores and
+percentiles, false for flags. Ratios are rounded to 4 decimals, currency and scores to 2, in
+the database, so stage reasons print cleanly and every engine returns the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.types as ir
+
+from clm.analytics.feature_catalog import FEATURES
+from clm.analytics.features.asof import AsOf, check_as_of, check_tables
+from clm.analytics.features.behaviour import event_aggregates, feature_usage_table
+from clm.analytics.features.interactions import interaction_aggregates, latest_scores
+from clm.analytics.features.transactions import (
+    exact_streaks,
+    first_order_amounts,
+    mask_streaks,
+    order_aggregates,
+    paid_orders,
+)
+from clm.errors import InputError
+
+SOURCES = ("customers", "orders", "events", "interactions")
+_DTYPES = {"int": "int64", "float": "float64", "bool": "boolean"}
+_NULL_FLOAT = ibis.null("float64")
+
+
+def _change(now: ir.IntegerValue, before: ir.IntegerValue) -> ir.FloatingValue:
+    """``now / before - 1`` rounded to 4 decimals; null when ``before`` is 0."""
+    return (before > 0).ifelse((now / before - 1).round(4), _NULL_FLOAT)
+
+
+def _zero(value: ir.NumericValue) -> ir.NumericValue:
+    return value.fill_null(0)
+
+
+def _derive(j: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
+    """Every catalog feature as an expression over the joined aggregates ``j``."""
+    orders = _zero(j.order_count)
+    spend = _zero(j.spend_total)
+    avg = (orders > 0).ifelse(spend / orders, _NULL_FLOAT)
+    first_amount = j.first_order_amount
+    orders_30d = _zero(j.orders_30d)
+    first_in_30d = asof.within(j.first_paid_at, 30).fill_null(False).ifelse(1, 0)
+    logins, uses = _zero(j.logins_30d), _zero(j.feature_uses_30d)
+    usage, usage_prev = logins + uses, _zero(j.usage_prev_30d)
+    support, support_prev = _zero(j.support_contacts_30d), _zero(j.support_contacts_prev_30d)
+    signup = (j.signup_date <= asof.date).ifelse(j.signup_date, ibis.null("date"))
+    first_seen = ibis.least(
+        signup, j.first_order_at.date(), j.first_event_at.date(), j.first_interaction_at.date()
+    )
+    return {
+        "order_count": orders,
+        "total_spend": spend.round(2),
+        "avg_order_value": avg.round(2),
+        "first_order_amount": first_amount.round(2),
+        "aov_change_vs_first": (first_amount > 0).ifelse(
+            (avg / first_amount - 1).round(4), _NULL_FLOAT
+        ),
+        "days_since_first_order": asof.days_since(j.first_paid_at),
+        "days_since_last_order": asof.days_since(j.last_paid_at),
+        "orders_30d": orders_30d,
+        "orders_prev_30d": _zero(j.orders_prev_30d),
+        "orders_90d": _zero(j.orders_90d),
+        "spend_30d": _zero(j.spend_30d).round(2),
+        "spend_90d": _zero(j.spend_90d).round(2),
+        "repurchases_30d": orders_30d - first_in_30d,
+        "arpu_monthly": (_zero(j.spend_90d) / 3).round(2),
+        "arpu_percentile": _NULL_FLOAT,  # filled by _percentile over the whole table
+        "active_months_streak": j.streak_exact.coalesce(j.streak_fast, 0),
+        "refunds_90d": _zero(j.refunds_90d),
+        "page_views_90d": _zero(j.page_views_90d),
+        "lead_forms_total": _zero(j.lead_forms_total),
+        "marketing_events_90d": _zero(j.marketing_events_90d),
+        "onboarding_completed": j.onboarded_at.notnull(),
+        "days_since_onboarding": asof.days_since(j.onboarded_at),
+        "active_days_30d": _zero(j.active_days_30d),
+        "logins_30d": logins,
+        "distinct_features_30d": _zero(j.distinct_features_30d),
+        "feature_uses_30d": uses,
+        "usage_30d": usage,
+        "usage_prev_30d": usage_prev,
+        "usage_change_pct": _change(usage, usage_prev),
+        "content_interactions_90d": _zero(j.content_interactions_90d),
+        "support_contacts_30d": support,
+        "support_contacts_prev_30d": support_prev,
+        "support_contacts_change_pct": _change(support, support_prev),
+        "complaints_90d": _zero(j.complaints_90d),
+        "satisfaction_latest": j.satisfaction_latest.round(2),
+        "nps_latest": j.nps_latest.round(2),
+        "referrals_total": _zero(j.referrals_total),
+        "referrals_90d": _zero(j.referrals_90d),
+        "unsubscribed": (j.unsubscribed_on <= asof.date).fill_null(False),
+        "account_closed": (j.account_closed_on <= asof.date).fill_null(False),
+        "tenure_days": asof.days_since(first_seen),
+    }
+
+
+def _percentile(t: ir.Table) -> ir.Table:
+    """``arpu_percentile``: ``percent_rank()`` of the (rounded) ARPU among customers with a
+    paid order, null for the others. Ranking the rounded value keeps ties tied on engines
+    whose float sums differ in the last bit."""
+    buyer = t.order_count > 0
+    rank = ibis.percent_rank().over(group_by=buyer, order_by=t.arpu_monthly)
+    return t.mutate(arpu_percentile=buyer.ifelse(rank.round(4), _NULL_FLOAT))
+
+
+def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:
+    """Every feature of ``feature_catalog.FEATURES`` for every customer, as of ``as_of``.
+
+    Parameters
+    ----------
+    tables
+        The warehouse's canonical tables ``customers``, ``orders``, ``events`` and
+        ``interactions`` (``Warehouse.input_tables()``); timestamps are naive.
+    as_of
+        The date D. Rows dated after D (from D+1 00:00) never contribute.
+
+    Returns
+    -------
+    ibis.Table
+        One row per row of ``customers``: ``customer_id`` then the catalog's features in
+        catalog order, typed int64 / float64 / boolean. Nothing runs until it is executed.
+    """
+    asof = check_as_of(as_of)
+    check_tables(tables, SOURCES)
+    customers, orders = tables["customers"], tables["orders"]
+    events, interactions = tables["events"], tables["interactions"]
+
+    oa = order_aggregates(orders, asof)
+    streaks = mask_streaks(oa)
+    ia = interaction_aggregates(interactions, asof)
+    parts = [
+        oa,
+        first_order_amounts(orders, oa, asof),
+        streaks,
+        exact_streaks(orders, streaks, asof),
+        event_aggregates(events, asof),
+        ia,
+        latest_scores(interactions, ia, asof),
+    ]
+    j = customers.select("customer_id", "signup_date", "unsubscribed_on", "account_closed_on")
+    for n, part in enumerate(parts):
+        key = f"_k{n}"
+        part = part.rename({key: "customer_id"})
+        j = j.left_join(part, j.customer_id == part[key]).drop(key)
+    derived = _derive(j, asof)
+    out = j.select(
+        "customer_id",
+        **{f.name: derived[f.name].cast(_DTYPES[f.dtype]) for f in FEATURES},
+    )
+    return _percentile(out)
+
+
+def order_dates(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:
+    """``customer_id``, ``first_order_date``, ``last_order_date`` (dates of the first and last
+    paid order on or before ``as_of``; null without one), one row per customer."""
+    asof = check_as_of(as_of)
+    check_tables(tables, ("customers", "orders"))
+    paid = paid_orders(tables["orders"], asof)
+    dates = paid.group_by(_k="customer_id").aggregate(
+        first_order_date=paid.ordered_at.min().date(),
+        last_order_date=paid.ordered_at.max().date(),
+    )
+    customers = tables["customers"].select("customer_id")
+    j = customers.left_join(dates, customers.customer_id == dates._k)
+    return j.select("customer_id", "first_order_date", "last_order_date")
+
+
+def feature_usage(tables: Mapping[str, ir.Table], *, as_of: dt.date,
+                  window_days: int = 30) -> ir.Table:
+    """``customer_id``, ``feature``, ``uses`` (int64): uses of each named product feature on
+    the last ``window_days`` dates up to ``as_of``, for the tracking record's "usage count
+    per core feature". Only pairs with at least one use appear."""
+    asof = check_as_of(as_of)
+    check_tables(tables, ("events",))
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
+        raise InputError(f"window_days must be a whole number of days >= 1, not {window_days!r}",
+                         field="window_days")
+    return feature_usage_table(tables["events"], asof, window_days)

@@ -1,0 +1,357 @@
+"""Tasks: who does what for which customer by when; assignment, completion and cadence.
+
+Completion is a conditional ``UPDATE ... WHERE status = 'open'`` that also bumps the task's
+``version``: of two people completing the same task at once, exactly one UPDATE matches a row,
+and the other is told the task is already done (``ConflictError``). No lock is held across a
+user's think time, and it behaves the same on PostgreSQL (row lock, then re-check under READ
+COMMITTED) and SQLite (writers queue behind ``BEGIN IMMEDIATE``).
+
+When a playbook task is completed and the customer has no other open task in that stage, the
+next follow-up is opened on the stage's cadence, so a stage's rhythm continues by itself.
+"""
+
+from __future__ import annotations
+
+import heapq
+from datetime import date, datetime
+
+import pandas as pd
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from clm.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from clm.services.actors import Actor
+from clm.services.audit import record, transaction
+from clm.services.playbooks import Playbook, active_playbook
+from clm.store.bulk import utcnow
+from clm.store.tables import TASK_STATUSES, Customer, CustomerStage, Task, User
+
+CADENCE_TITLES = {
+    "weekly": ("Weekly follow-up", "每周跟进"),
+    "twice_a_week": ("Twice-weekly follow-up (Mon/Thu)", "每周两次跟进（周一/周四）"),
+    "monthly": ("Monthly follow-up", "每月跟进"),
+    "days": ("Follow-up every {n} days", "每{n}天跟进"),
+}
+
+
+def task_snapshot(task: Task) -> dict:
+    return {
+        "customer_id": task.customer_id,
+        "stage": task.stage,
+        "kind": task.kind,
+        "title": task.title,
+        "due_on": task.due_on,
+        "assignee_id": task.assignee_id,
+        "status": task.status,
+        "origin": task.origin,
+        "version": task.version,
+    }
+
+
+# -- assignment -----------------------------------------------------------------------------
+
+
+def open_task_load(session: Session) -> dict[int, int]:
+    """Open tasks per assignee (the load that assignment evens out)."""
+    rows = session.execute(
+        select(Task.assignee_id, func.count())
+        .where(Task.status == "open", Task.assignee_id.is_not(None))
+        .group_by(Task.assignee_id)
+    )
+    return {int(uid): int(n) for uid, n in rows}
+
+
+def active_users(session: Session) -> pd.DataFrame:
+    rows = session.execute(select(User.id, User.role).where(User.active.is_(True)))
+    return pd.DataFrame(rows.all(), columns=["user_id", "role"])
+
+
+def assign(
+    entries: pd.DataFrame,
+    *,
+    playbook: Playbook,
+    users: pd.DataFrame,
+    load: dict[int, int],
+) -> pd.Series:
+    """Choose the assignee of each customer's entry tasks.
+
+    ``entries`` has ``customer_id``, ``stage``, ``owner_user_id`` and ``n_tasks``. The owner
+    gets the tasks when their role is one of the stage's owner roles; otherwise the customer
+    goes to the active user of the first owner role that has any users with the fewest open
+    tasks, ties broken by the lowest user id, customers taken in (stage, customer_id) order so
+    the result is deterministic. ``load`` is updated in place. Unassignable rows get ``NA``.
+    """
+    role_of = dict(zip(users["user_id"].astype(int), users["role"], strict=True))
+    out = pd.Series(pd.NA, index=entries.index, dtype="Int64")
+    ordered = entries.sort_values(["stage", "customer_id"], kind="stable")
+    heaps: dict[str, list[tuple[int, int]]] = {}
+    for role in {r for s in playbook.stages.values() for r in s.owner_roles}:
+        ids = sorted(int(u) for u, r in role_of.items() if r == role)
+        heaps[role] = [(load.get(u, 0), u) for u in ids]
+        heapq.heapify(heaps[role])
+    for idx, stage, owner, n in zip(
+        ordered.index, ordered["stage"], ordered["owner_user_id"], ordered["n_tasks"], strict=True
+    ):
+        spec = playbook.stages.get(stage)
+        if spec is None:
+            continue
+        if owner is not None and not pd.isna(owner) and role_of.get(int(owner)) in spec.owner_roles:
+            out.at[idx] = int(owner)
+            load[int(owner)] = load.get(int(owner), 0) + int(n)
+            continue
+        pool = next((heaps[r] for r in spec.owner_roles if heaps.get(r)), None)
+        if pool is None:
+            continue
+        current, uid = heapq.heappop(pool)
+        heapq.heappush(pool, (current + int(n), uid))
+        load[uid] = load.get(uid, 0) + int(n)
+        out.at[idx] = uid
+    # an owner outside the pool still changes that pool's view of load only through `load`
+    return out
+
+
+# -- single-task services -------------------------------------------------------------------
+
+
+def create_task(
+    session: Session,
+    *,
+    actor: Actor,
+    customer_id: str,
+    title: str,
+    due_on: date,
+    kind: str = "manual",
+    origin: str = "manual",
+    assignee_id: int | None = None,
+    stage: str | None = None,
+    title_zh: str | None = None,
+    now: datetime | None = None,
+) -> Task:
+    """Open a task on a customer (default assignee: the acting user)."""
+    now = now or utcnow()
+    if not title or not title.strip():
+        raise InputError("a task needs a title", field="title")
+    with transaction(session):
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFoundError(f"customer {customer_id!r} does not exist", field="customer_id")
+        if assignee_id is not None and session.get(User, assignee_id) is None:
+            raise InputError(f"assignee {assignee_id} is not a user", field="assignee_id")
+        if stage is None:
+            stage = session.scalar(
+                select(CustomerStage.stage).where(CustomerStage.customer_id == customer_id)
+            )
+        task = Task(
+            customer_id=customer_id,
+            stage=stage,
+            kind=kind,
+            title=title.strip(),
+            title_zh=title_zh,
+            due_on=due_on,
+            assignee_id=assignee_id if assignee_id is not None else actor.user_id,
+            status="open",
+            origin=origin,
+            created_at=now,
+            version=1,
+        )
+        session.add(task)
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="create",
+            entity="task",
+            entity_id=task.id,
+            customer_id=customer_id,
+            after=task_snapshot(task),
+            at=now,
+        )
+    return task
+
+
+def _may_touch(actor: Actor, task: Task) -> None:
+    if actor.is_automated or actor.can("tasks:all") or task.assignee_id == actor.user_id:
+        return
+    raise PermissionDeniedError(
+        f"task {task.id} is assigned to someone else", permission="tasks:all", task_id=task.id
+    )
+
+
+def complete_task(
+    session: Session,
+    *,
+    actor: Actor,
+    task_id: int,
+    now: datetime | None = None,
+    expected_version: int | None = None,
+) -> Task:
+    """Mark an open task done, once; the loser of a race gets ``ConflictError``.
+
+    ``expected_version`` (optional) also refuses a task changed since the caller read it.
+    """
+    now = now or utcnow()
+    with transaction(session):
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFoundError(f"task {task_id} does not exist", field="task_id")
+        _may_touch(actor, task)
+        before = task_snapshot(task)
+        conditions = [Task.id == task_id, Task.status == "open"]
+        if expected_version is not None:
+            conditions.append(Task.version == expected_version)
+        result = session.execute(
+            update(Task)
+            .where(and_(*conditions))
+            .values(
+                status="done", closed_at=now, completed_by=actor.user_id, version=Task.version + 1
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            session.expire(task)
+            state = session.scalar(select(Task.status).where(Task.id == task_id))
+            raise ConflictError(
+                f"task {task_id} is already {state}"
+                if state != "open"
+                else f"task {task_id} changed since version {expected_version}; reload it",
+                task_id=task_id,
+                status=state,
+            )
+        session.expire(task)
+        session.refresh(task)
+        record(
+            session,
+            actor=actor,
+            action="complete",
+            entity="task",
+            entity_id=task_id,
+            customer_id=task.customer_id,
+            before=before,
+            after=task_snapshot(task),
+            at=now,
+        )
+        if task.origin == "playbook":
+            _open_cadence_follow_up(session, actor=actor, task=task, now=now)
+    return task
+
+
+def _open_cadence_follow_up(session: Session, *, actor: Actor, task: Task, now: datetime) -> None:
+    found = active_playbook(session)
+    stage = session.scalar(
+        select(CustomerStage.stage).where(CustomerStage.customer_id == task.customer_id)
+    )
+    if found is None or stage != task.stage or stage not in found[0].stages:
+        return
+    still_open = session.scalar(
+        select(func.count())
+        .select_from(Task)
+        .where(Task.customer_id == task.customer_id, Task.status == "open", Task.stage == stage)
+    )
+    if still_open:
+        return
+    cadence = found[0].stages[stage].cadence
+    en, zh = CADENCE_TITLES[cadence.kind]
+    follow = Task(
+        customer_id=task.customer_id,
+        stage=stage,
+        kind="cadence_follow_up",
+        title=en.format(n=cadence.days),
+        title_zh=zh.format(n=cadence.days),
+        due_on=cadence.next_after(now.date()),
+        assignee_id=task.assignee_id,
+        status="open",
+        origin="playbook",
+        playbook_version_id=found[1],
+        created_at=now,
+        version=1,
+    )
+    session.add(follow)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="create",
+        entity="task",
+        entity_id=follow.id,
+        customer_id=task.customer_id,
+        after=task_snapshot(follow),
+        at=now,
+    )
+
+
+def cancel_task(
+    session: Session, *, actor: Actor, task_id: int, now: datetime | None = None
+) -> Task:
+    """Cancel an open task (same once-only guarantee as completion)."""
+    now = now or utcnow()
+    with transaction(session):
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFoundError(f"task {task_id} does not exist", field="task_id")
+        _may_touch(actor, task)
+        before = task_snapshot(task)
+        result = session.execute(
+            update(Task)
+            .where(Task.id == task_id, Task.status == "open")
+            .values(status="cancelled", closed_at=now, version=Task.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise ConflictError(f"task {task_id} is no longer open", task_id=task_id)
+        session.expire(task)
+        session.refresh(task)
+        record(
+            session,
+            actor=actor,
+            action="cancel",
+            entity="task",
+            entity_id=task_id,
+            customer_id=task.customer_id,
+            before=before,
+            after=task_snapshot(task),
+            at=now,
+        )
+    return task
+
+
+def due_tasks(session: Session, *, user_id: int, as_of: date) -> list[Task]:
+    """A user's open tasks due on ``as_of`` or overdue, oldest first."""
+    return list(
+        session.scalars(
+            select(Task)
+            .where(Task.assignee_id == user_id, Task.status == "open", Task.due_on <= as_of)
+            .order_by(Task.due_on, Task.id)
+        )
+    )
+
+
+def list_tasks(
+    session: Session,
+    *,
+    actor: Actor,
+    assignee_id: int | None = None,
+    customer_id: str | None = None,
+    status: str | None = "open",
+    due_by: date | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Task]:
+    """Tasks the actor may see: their own, or anyone's with ``tasks:all``."""
+    if status is not None and status not in TASK_STATUSES:
+        raise InputError(
+            f"status {status!r} is not one of {', '.join(TASK_STATUSES)}", field="status"
+        )
+    if not (actor.is_automated or actor.can("tasks:all")):
+        if assignee_id not in (None, actor.user_id):
+            raise PermissionDeniedError("you may list only your own tasks", permission="tasks:all")
+        assignee_id = actor.user_id
+    stmt = select(Task).order_by(Task.due_on, Task.id).limit(limit).offset(offset)
+    if assignee_id is not None:
+        stmt = stmt.where(Task.assignee_id == assignee_id)
+    if customer_id is not None:
+        stmt = stmt.where(Task.customer_id == customer_id)
+    if status is not None:
+        stmt = stmt.where(Task.status == status)
+    if due_by is not None:
+        stmt = stmt.where(Task.due_on <= due_by)
+    return list(session.scalars(stmt))

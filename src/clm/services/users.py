@@ -1,0 +1,425 @@
+"""Users, sign-in, API tokens, who sees which customer, and contact masking.
+
+Passwords are hashed with Argon2id (``argon2-cffi``; RFC 9106), the winner of the Password
+Hashing Competition. API tokens are 256-bit random strings: only their SHA-256 is stored, which
+is enough for a secret of that entropy and keeps token checks cheap. Five failed sign-ins in a
+row lock the account for 15 minutes; the clock is an argument (``now``) so that tests and the
+API decide what time it is.
+
+Contact data is shown masked (``138****8888``, ``z***@example.com``) unless the user holds
+``contacts:unmask``; every unmasked read writes an audit row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, select, true, update
+from sqlalchemy.orm import Session
+
+from clm.errors import AuthenticationError, ConflictError, InputError, NotFoundError
+from clm.errors import PermissionDeniedError as Forbidden
+from clm.services.actors import ROLES, Actor
+from clm.services.audit import record, transaction
+from clm.store.bulk import as_utc, utcnow
+from clm.store.tables import ApiToken, Customer, CustomerStage, User
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+TOKEN_PREFIX = "clm_"
+_LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(user_id=user.id, login=user.login, role=user.role)
+
+
+def user_snapshot(user: User) -> dict[str, Any]:
+    return {
+        "login": user.login,
+        "name": user.name,
+        "email": user.email,
+        "role": user.role,
+        "active": user.active,
+    }
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    login: str,
+    name: str,
+    role: str,
+    password: str | None = None,
+    email: str | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Create a user; ``password`` may be left out for token-only (service) accounts."""
+    actor.require("users:manage")
+    now = now or utcnow()
+    if not _LOGIN.match(login or ""):
+        raise InputError(f"login {login!r}: 2-64 letters, digits or . _ @ -", field="login")
+    if role not in ROLES:
+        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}", field="role")
+    if not name or not name.strip():
+        raise InputError("a user needs a name", field="name")
+    if email is not None and not _EMAIL.match(email):
+        raise InputError(f"email {email!r} is not an e-mail address", field="email")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    with transaction(session):
+        if session.scalar(select(User.id).where(User.login == login)) is not None:
+            raise ConflictError(f"login {login!r} is taken", field="login")
+        user = User(
+            login=login,
+            name=name.strip(),
+            email=email,
+            role=role,
+            password_hash=hash_password(password) if password else None,
+            active=True,
+            failed_logins=0,
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="create",
+            entity="user",
+            entity_id=user.id,
+            after=user_snapshot(user),
+            at=now,
+        )
+    return user
+
+
+def set_role(
+    session: Session, *, actor: Actor, user_id: int, role: str, now: datetime | None = None
+) -> User:
+    actor.require("users:manage")
+    if role not in ROLES:
+        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}", field="role")
+    with transaction(session):
+        user = _get(session, user_id)
+        before = user_snapshot(user)
+        user.role = role
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="update",
+            entity="user",
+            entity_id=user.id,
+            before=before,
+            after=user_snapshot(user),
+            at=now,
+        )
+    return user
+
+
+def set_password(
+    session: Session, *, actor: Actor, user_id: int, password: str, now: datetime | None = None
+) -> None:
+    """Change a password (your own, or anyone's with ``users:manage``); unlocks the account."""
+    if actor.user_id != user_id:
+        actor.require("users:manage")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    with transaction(session):
+        user = _get(session, user_id)
+        user.password_hash = hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
+        session.flush()
+        record(
+            session, actor=actor, action="set_password", entity="user", entity_id=user.id, at=now
+        )
+
+
+def _get(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} does not exist", field="user_id")
+    return user
+
+
+def authenticate(session: Session, *, login: str, password: str, now: datetime) -> User:
+    """Check a login and password; the 5th failure in a row locks the account for 15 minutes.
+
+    The same message answers an unknown login and a wrong password, so sign-in cannot be used
+    to find out which logins exist.
+    """
+    refused = AuthenticationError("wrong login or password")
+    with transaction(session):
+        user = session.scalar(select(User).where(User.login == login))
+        if user is None or not user.active:
+            raise refused
+        locked = as_utc(user.locked_until)
+        if locked is not None and locked > now:
+            raise AuthenticationError(
+                f"too many failed sign-ins; try again after {locked:%Y-%m-%d %H:%M} UTC",
+                locked_until=locked.isoformat(),
+            )
+        who = Actor(user_id=user.id, login=user.login, role=user.role)
+        if not verify_password(user.password_hash, password):
+            failures = (0 if locked is not None else user.failed_logins) + 1
+            user.failed_logins = failures
+            user.locked_until = now + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
+            if user.locked_until is not None:
+                user.failed_logins = 0
+            session.flush()
+            record(
+                session,
+                actor=who,
+                action="login_failed",
+                entity="user",
+                entity_id=user.id,
+                after={"failed_logins": failures, "locked_until": user.locked_until},
+                at=now,
+            )
+        elif user.failed_logins or user.locked_until is not None:
+            user.failed_logins, user.locked_until = 0, None
+            session.flush()
+            record(
+                session,
+                actor=who,
+                action="login",
+                entity="user",
+                entity_id=user.id,
+                after={"failed_logins": 0},
+                at=now,
+            )
+            return user
+        else:
+            return user
+    raise refused
+
+
+# -- API tokens -----------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: int
+    token: str  # shown once; only its hash is stored
+
+
+def issue_token(
+    session: Session, *, actor: Actor, user_id: int, name: str, now: datetime | None = None
+) -> IssuedToken:
+    """A new API token for ``user_id`` (yourself, or anyone with ``users:manage``)."""
+    if actor.user_id != user_id:
+        actor.require("users:manage")
+    now = now or utcnow()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction(session):
+        _get(session, user_id)
+        row = ApiToken(user_id=user_id, name=name, token_hash=_token_hash(token), created_at=now)
+        session.add(row)
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="issue_token",
+            entity="api_token",
+            entity_id=row.id,
+            after={"user_id": user_id, "name": name},
+            at=now,
+        )
+    return IssuedToken(id=row.id, token=token)
+
+
+def authenticate_token(session: Session, *, token: str, now: datetime) -> User:
+    """The active user a token belongs to; revoked or unknown tokens are refused."""
+    with transaction(session):
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+        if row is None or row.revoked_at is not None:
+            raise AuthenticationError("invalid API token")
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            raise AuthenticationError("invalid API token")
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return user
+
+
+def revoke_token(
+    session: Session, *, actor: Actor, token_id: int, now: datetime | None = None
+) -> None:
+    now = now or utcnow()
+    with transaction(session):
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise NotFoundError(f"API token {token_id} does not exist", field="token_id")
+        if actor.user_id != row.user_id:
+            actor.require("users:manage")
+        row.revoked_at = now
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="revoke_token",
+            entity="api_token",
+            entity_id=row.id,
+            at=now,
+        )
+
+
+# -- visibility and masking -----------------------------------------------------------------
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """``13812348888`` -> ``138****8888``: keep the first 3 and last 4 characters."""
+    if not phone:
+        return phone
+    if len(phone) <= 7:
+        return "*" * (len(phone) - 2) + phone[-2:] if len(phone) > 2 else "*" * len(phone)
+    return phone[:3] + "****" + phone[-4:]
+
+
+def mask_email(email: str | None) -> str | None:
+    """``zhang@example.com`` -> ``z***@example.com``: the first character and the domain."""
+    if not email:
+        return email
+    local, at, domain = email.partition("@")
+    if not at:
+        return local[:1] + "***"
+    return f"{local[:1]}***@{domain}"
+
+
+def visible_customers(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause restricting customers to those the actor may see."""
+    if actor.can("customers:all"):
+        return true()
+    return Customer.owner_user_id == actor.user_id
+
+
+def visible_customer(session: Session, actor: Actor, customer_id: str) -> Customer:
+    """The customer, if the actor may see them; otherwise ``NotFoundError``."""
+    customer = session.scalar(
+        select(Customer).where(Customer.id == customer_id, visible_customers(actor))
+    )
+    if customer is None:  # not found and not yours look the same: no probing for ids
+        raise NotFoundError(f"customer {customer_id!r} does not exist", field="customer_id")
+    return customer
+
+
+def customer_card(
+    session: Session,
+    *,
+    actor: Actor,
+    customer_id: str,
+    unmask: bool = False,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A customer's basic record and stage, contacts masked unless asked for and allowed.
+
+    An unmasked read needs ``contacts:unmask`` and writes an audit row (who read whose
+    contacts, when).
+    """
+    if unmask and not actor.can("contacts:unmask"):
+        raise Forbidden("you may not see unmasked contact data", permission="contacts:unmask")
+    with transaction(session):
+        customer = visible_customer(session, actor, customer_id)
+        stage = session.get(CustomerStage, customer_id)
+        card = {
+            "customer_id": customer.id,
+            "name": customer.name,
+            "industry": customer.industry,
+            "owner": customer.owner,
+            "owner_user_id": customer.owner_user_id,
+            "acquisition_channel": customer.acquisition_channel,
+            "signup_date": customer.signup_date,
+            "erased": customer.erased,
+            "phone": customer.phone if unmask else mask_phone(customer.phone),
+            "email": customer.email if unmask else mask_email(customer.email),
+            "contacts_masked": not unmask,
+            "stage": stage.stage if stage else None,
+            "stage_since": stage.stage_since if stage else None,
+        }
+        if unmask:
+            record(
+                session,
+                actor=actor,
+                action="read_unmasked",
+                entity="customer",
+                entity_id=customer.id,
+                customer_id=customer.id,
+                after={"fields": ["phone", "email"]},
+                at=now,
+            )
+    return card
+
+
+def list_customers(
+    session: Session,
+    *,
+    actor: Actor,
+    stage: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Customers the actor may see, contacts always masked (use ``customer_card`` to unmask)."""
+    stmt = (
+        select(Customer, CustomerStage.stage)
+        .outerjoin(CustomerStage, CustomerStage.customer_id == Customer.id)
+        .where(visible_customers(actor))
+        .order_by(Customer.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if stage is not None:
+        stmt = stmt.where(CustomerStage.stage == stage)
+    if search:
+        like = f"%{search}%"
+        stmt = stmt.where(Customer.name.ilike(like) | Customer.id.ilike(like))
+    return [
+        {
+            "customer_id": c.id,
+            "name": c.name,
+            "industry": c.industry,
+            "owner": c.owner,
+            "phone": mask_phone(c.phone),
+            "email": mask_email(c.email),
+            "stage": s,
+        }
+        for c, s in session.execute(stmt)
+    ]

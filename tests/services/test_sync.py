@@ -1,0 +1,176 @@
+"""The stage sync: idempotent, set-based, reacting to stage changes, audited as the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from clm.errors import InputError
+from clm.services.consent import erase_customer
+from clm.store.tables import AuditEntry, Customer, CustomerStage, StageTransition, Task
+
+
+def test_first_sync_stores_customers_stages_transitions_and_entry_tasks(sync, make_frames, store):
+    report = sync(*make_frames(6))
+    assert report.customers_inserted == 6 and report.stages_inserted == 6
+    assert report.transitions_inserted == 6 and report.stage_changes == 6
+    # prospect 2 + new 5 (day 1, then weekly on days 8, 15, 22, 29) + 2 + 2 + 2 + 2
+    assert report.tasks_opened == 15
+    with store.session() as s:
+        stage = s.get(CustomerStage, "c001")
+        assert (stage.stage, stage.grey_zone, json.loads(stage.reasons)) == (
+            "new", False, ["rule new"])
+        assert stage.model_version == "default@1" and stage.synced_on == dt.date(2024, 3, 1)
+        dues = s.scalars(select(Task.due_on).where(Task.customer_id == "c001")
+                         .order_by(Task.due_on)).all()
+    assert dues == [dt.date(2024, 3, d) for d in (2, 9, 16, 23, 30)]
+
+
+def test_second_identical_sync_writes_nothing(sync, make_frames, table_counts):
+    frames = make_frames(12)
+    sync(*frames, run_id="run-1")
+    before = table_counts()
+    report = sync(*frames, run_id="run-2")
+    assert not report.wrote_anything and report.audit_rows == 0
+    assert table_counts() == before  # audit_log included
+
+
+def test_stage_change_supersedes_old_tasks_and_opens_the_new_stages(sync, make_frames, store):
+    customers, current, transitions = make_frames(2, stages=["new", "growing"])
+    sync(customers, current, transitions)
+    moved = current.copy()
+    moved.loc[0, ["stage", "previous_stage", "stage_since"]] = ["growing", "new",
+                                                                 dt.date(2024, 3, 5)]
+    history = pd.concat([transitions, pd.DataFrame({
+        "customer_id": ["c000"], "from_stage": ["new"], "to_stage": ["growing"],
+        "changed_on": [dt.date(2024, 3, 5)], "reasons": [["2 repurchases within 30 days"]]})])
+    report = sync(customers, moved, history, run_id="run-2", as_of=dt.date(2024, 3, 5))
+    assert report.stage_changes == 1 and report.transitions_inserted == 1
+    assert report.tasks_superseded == 5 and report.tasks_opened == 2
+    assert report.changes.to_dict("records") == [
+        {"customer_id": "c000", "from_stage": "new", "to_stage": "growing"}]
+    with store.session() as s:
+        statuses = dict(s.execute(select(Task.stage, Task.status)
+                                  .where(Task.customer_id == "c000")).all())
+        audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "stage_change")).one()
+        untouched = s.scalars(select(Task.status).where(Task.customer_id == "c001")).all()
+    assert statuses == {"new": "superseded", "growing": "open"}
+    assert set(untouched) == {"open"}
+    assert (audit.actor_run_id, audit.model_version, audit.actor_user_id) == (
+        "run-2", "default@1", None)
+    assert json.loads(audit.before)["stage"] == "new"
+    after = json.loads(audit.after)
+    assert after["stage"] == "growing" and len(after["tasks"]["superseded"]) == 5
+
+
+def test_a_reason_only_change_updates_without_tasks(sync, make_frames):
+    customers, current, transitions = make_frames(3)
+    sync(customers, current, transitions)
+    current.loc[1, "reasons"] = ["a different reason"]
+    report = sync(customers, current, transitions, run_id="run-2")
+    assert (report.stages_updated, report.stage_changes, report.tasks_opened) == (1, 0, 0)
+
+
+def test_changed_contact_data_is_updated_and_audited_field_by_field(sync, make_frames, store):
+    customers, current, transitions = make_frames(3)
+    sync(customers, current, transitions)
+    customers.loc[2, "phone"] = "13900000000"
+    report = sync(customers, current, transitions, run_id="run-2")
+    assert report.customers_updated == 1 and report.customers_inserted == 0
+    with store.session() as s:
+        row = s.scalars(select(AuditEntry).where(AuditEntry.entity == "customer",
+                                                 AuditEntry.action == "update")).one()
+        assert s.get(Customer, "c002").phone == "13900000000"
+    assert json.loads(row.before) == {"phone": "13800000002"}
+    assert json.loads(row.after) == {"phone": "13900000000"}
+
+
+def test_entry_tasks_go_to_the_owner_whose_role_fits(sync, make_frames, store, new_user):
+    success = new_user("mei", "success")
+    sales = new_user("lei", "sales")
+    customers, current, transitions = make_frames(2, stages=["new", "new"], owners=["mei", "lei"])
+    report = sync(customers, current, transitions)
+    assert report.tasks_unassigned == 0
+    with store.session() as s:
+        owners = dict(s.execute(select(Task.customer_id, Task.assignee_id).distinct()).all())
+    # mei owns c000 and is customer success (new's owner role); lei is sales, so c001 goes
+    # to the only success user as well
+    assert owners == {"c000": success.user_id, "c001": success.user_id}
+    assert sales.user_id not in owners.values()
+
+
+def test_tasks_without_a_fitting_owner_are_spread_evenly(sync, make_frames, store, new_user):
+    users = [new_user(f"cs{i}", "success") for i in range(3)]
+    customers, current, transitions = make_frames(9, stages=["mature"] * 9)
+    sync(customers, current, transitions)
+    with store.session() as s:
+        per_user = pd.Series(s.scalars(select(Task.assignee_id)).all()).value_counts()
+    assert sorted(per_user.index) == sorted(u.user_id for u in users)
+    assert set(per_user) == {6}  # 3 customers x 2 tasks each
+
+
+def test_stages_without_users_of_the_role_leave_tasks_unassigned(sync, make_frames):
+    report = sync(*make_frames(2, stages=["declining", "declining"]))
+    assert report.tasks_unassigned == 4 == report.tasks_opened
+
+
+def test_an_erased_customer_is_not_restored_by_the_next_sync(sync, make_frames, store, admin):
+    frames = make_frames(2)
+    sync(*frames)
+    with store.session() as s:
+        erase_customer(s, actor=admin, customer_id="c001")
+    report = sync(*frames, run_id="run-2")
+    assert report.customers_updated == 0
+    with store.session() as s:
+        row = s.get(Customer, "c001")
+    assert (row.name, row.phone, row.email, row.erased) == ("[erased]", None, None, True)
+
+
+def test_without_entry_tasks_option_only_stages_are_written(sync, make_frames):
+    report = sync(*make_frames(4), open_entry_tasks=False)
+    assert report.stages_inserted == 4 and report.tasks_opened == 0
+
+
+@pytest.mark.parametrize(
+    ("frame", "column", "value", "message"),
+    [
+        ("customers", "customer_id", None, "customers row 2: customer_id is empty"),
+        ("customers", "customer_id", "c000", "customers row 2: customer_id 'c000' repeats"),
+        ("current", "stage", None, "current row 2: stage is empty"),
+        ("current", "customer_id", "zz", "current row 2: customer 'zz' is not a known"),
+        ("transitions", "changed_on", None, "transitions row 2: to_stage and changed_on"),
+    ],
+)
+def test_bad_frames_name_the_row_and_field_and_write_nothing(
+    sync, make_frames, table_counts, frame, column, value, message
+):
+    frames = dict(zip(("customers", "current", "transitions"), make_frames(3), strict=True))
+    frames[frame].loc[1, column] = value
+    before = table_counts()
+    with pytest.raises(InputError, match=message):
+        sync(frames["customers"], frames["current"], frames["transitions"])
+    assert table_counts() == before
+
+
+def test_a_missing_column_is_named(sync, make_frames):
+    customers, current, transitions = make_frames(2)
+    with pytest.raises(InputError, match="current: missing column"):
+        sync(customers, current.drop(columns=["stage"]), transitions)
+
+
+def test_transitions_are_kept_per_model_version(sync, make_frames, store):
+    frames = make_frames(3)
+    sync(*frames)
+    report = sync(*frames, run_id="run-2", model_version="default@2")
+    assert report.transitions_inserted == 3
+    with store.session() as s:
+        versions = s.scalars(select(StageTransition.model_version).distinct()).all()
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.entity == "stage_sync")
+                          .order_by(AuditEntry.id.desc())).first()
+    assert sorted(versions) == ["default@1", "default@2"]
+    assert entry.actor_run_id == "run-2" and entry.model_version == "default@2"
+
