@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from clm.analytics.feature_catalog import FEATURES
 from clm.domain.contract import EVENT_TYPES, INTERACTION_TYPES, TABLES
 from clm.warehouse import Warehouse, canonical_schema
 
@@ -217,3 +218,21 @@ def random_tables(n_customers: int, *, seed: int, orders_per_customer: float = 2
             sch = pa.schema([f for f in sch if f.name in cols])
         out[name] = pa.table({f.name: cols[f.name] for f in sch}, schema=sch)
     return out
+
+
+# -- comparing feature tables ------------------------------------------------------------------
+
+def assert_same_features(ours: pa.Table, theirs: pa.Table, *, atol: float = 1e-9) -> None:
+    """Two feature tables agree: same customers, same nulls, equal values (floats within
+    ``atol``), column by column so a failure names the feature."""
+    ours, theirs = ours.sort_by("customer_id"), theirs.sort_by("customer_id")
+    assert ours.column("customer_id").equals(theirs.column("customer_id"))
+    for f in FEATURES:
+        a, b = ours.column(f.name).to_pylist(), theirs.column(f.name).to_pylist()
+        assert [x is None for x in a] == [y is None for y in b], f"nulls differ in {f.name}"
+        if f.dtype == "float":
+            x = np.array([v for v in a if v is not None], dtype=float)
+            y = np.array([v for v in b if v is not None], dtype=float)
+            assert np.allclose(x, y, rtol=0, atol=atol), f"values differ in {f.name}"
+        else:
+            assert a == b, f"values differ in {f.name}"

@@ -149,5 +149,9 @@ def test_signups_spread_over_the_two_years(facts):
 
 
 def test_every_archetype_has_labels_in_both_languages():
+    from clm.domain.i18n import LOCALES
+
     for archetype in ARCHETYPES:
-        assert archetype.en and archetype.zh and archetype.en != archetype.zh
+        for texts in (archetype.label, archetype.description):
+            assert set(texts) == set(LOCALES)
+            assert all(texts.values()) and texts["en"] != texts["zh-CN"]

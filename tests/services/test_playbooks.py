@@ -22,7 +22,9 @@ from clm.services.playbooks import (
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
-DEFAULT_TEXT = resources.files("clm").joinpath("resources/playbooks/default.yaml").read_text("utf-8")
+DEFAULT_TEXT = (
+    resources.files("clm").joinpath("resources/playbooks/default.yaml").read_text("utf-8")
+)
 
 
 def test_default_playbook_covers_the_six_stages_of_the_spec():
@@ -100,7 +102,7 @@ def test_invalid_playbooks_name_file_line_and_field(old, new, needle, message):
 def test_a_missing_field_points_at_its_stage():
     text = _broken("    cadence: monthly\n    actions:\n      - {en: Advanced",
                    "    actions:\n      - {en: Advanced")
-    with pytest.raises(RuleError, match="stages.growing: missing field 'cadence'") as info:
+    with pytest.raises(RuleError, match=r"stages\.growing: missing field 'cadence'") as info:
         parse_playbook(text, file="p.yaml")
     assert info.value.context["line"] == _line_of(text, "goal: {en: Uncover")
 

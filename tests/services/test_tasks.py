@@ -32,11 +32,11 @@ def _completions(store, task_id) -> int:
 
 
 def test_racing_completions_from_separate_connections_record_it_once(
-    store, store_url, sync, make_frames, admin
+    store, migrated_url, sync, make_frames, admin
 ):
     sync(*make_frames(1, stages=["new"]))
     task_id = _first_task(store).id
-    stores = [Store.open(store_url, migrate=False) for _ in range(4)]
+    stores = [Store.open(migrated_url, migrate=False) for _ in range(4)]
     barrier = threading.Barrier(len(stores))
     outcomes: list[str] = []
 
@@ -64,30 +64,29 @@ def test_racing_completions_from_separate_connections_record_it_once(
 
 
 def test_a_completion_waiting_on_an_uncommitted_one_is_told_it_is_done(
-    store, store_url, sync, make_frames, admin
+    store, migrated_url, sync, make_frames, admin
 ):
     """First transaction completes but has not committed; the second must wait, then lose."""
     sync(*make_frames(1, stages=["new"]))
     task_id = _first_task(store).id
-    other = Store.open(store_url, migrate=False)
+    other = Store.open(migrated_url, migrate=False)
     result: list[object] = []
-    with store.session() as first, transaction(first):
-        complete_task(first, actor=admin, task_id=task_id, now=NOW)  # joins, does not commit
+    def second() -> None:
+        with other.session() as s:
+            try:
+                complete_task(s, actor=admin, task_id=task_id, now=NOW)
+                result.append("done")
+            except ConflictError as exc:
+                result.append(exc)
 
-        def second() -> None:
-            with other.session() as s:
-                try:
-                    complete_task(s, actor=admin, task_id=task_id, now=NOW)
-                    result.append("done")
-                except ConflictError as exc:
-                    result.append(exc)
-
-        thread = threading.Thread(target=second)
-        thread.start()
-        time.sleep(0.5)  # let the second reach its lock wait; correctness does not depend on it
-        assert result == []
-        first.commit()
-        thread.join()
+    thread = threading.Thread(target=second)
+    with store.session() as first:
+        with transaction(first):
+            complete_task(first, actor=admin, task_id=task_id, now=NOW)  # joins, no commit yet
+            thread.start()
+            time.sleep(0.5)  # let the second reach its lock wait; correctness does not need it
+            assert result == []
+        thread.join()  # the first committed on leaving its unit of work
     other.dispose()
     assert isinstance(result[0], ConflictError) and "already done" in str(result[0])
     assert _completions(store, task_id) == 1

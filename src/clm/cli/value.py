@@ -9,7 +9,7 @@ import io
 import json
 import sys
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -43,25 +43,24 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-class ModelName(str, Enum):
+class ModelName(StrEnum):
     bgnbd = "bgnbd"
     pnbd = "pnbd"
     gg = "gg"
     sbg = "sbg"
 
 
-class TimeUnit(str, Enum):
+class TimeUnit(StrEnum):
     day = "day"
     week = "week"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-DateOpt = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")]
 
 value_app = typer.Typer(help="Fit customer-value models (BG/NBD, Pareto/NBD, Gamma-Gamma, sBG).",
                         no_args_is_help=True)
@@ -181,7 +180,7 @@ def _print_table(result, locale: str) -> None:
 
 @value_app.command("predict")
 def predict(
-    params: Annotated[Path, typer.Option("--params", help="A bgnbd/pnbd model saved by fit --save")],
+    params: Annotated[Path, typer.Option("--params", help="A bgnbd/pnbd model from fit --save")],
     orders: Annotated[Path, typer.Option("--orders", help="Orders file, as for fit")],
     calibration_end: Annotated[dt.datetime, typer.Option(
         "--calibration-end", formats=["%Y-%m-%d"], help="Date the summaries are taken at")],

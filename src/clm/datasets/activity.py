@@ -11,6 +11,7 @@ customers' support contacts never fall between the two windows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ CORE_FEATURES: tuple[str, ...] = (
     "dashboard", "reports", "data_export", "automation",
     "team_sharing", "mobile_app", "api", "integrations",
 )
-# mean satisfaction (0-10) per archetype, in archetype order
+# mean satisfaction and NPS (0-10) per archetype
 _SATISFACTION = {"prospect": 7.0, "new": 8.0, "growing": 8.5, "mature": 9.0,
                  "declining": 6.0, "churned": 5.5, "returned": 7.0}
 
@@ -113,11 +114,14 @@ def _prospect_signals(rng: np.random.Generator, j: Journeys, out: _Collector) ->
                                browse * pp.between(rng, 3, 8, n)), "page_view")
 
 
-def _usage_segments(rng: np.random.Generator, j: Journeys):
+Segment = tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]
+
+
+def _usage_segments(rng: np.random.Generator, j: Journeys) -> tuple[Segment, ...]:
     """(owner, start, end, rate per day, feature pool size) of each archetype's product use."""
     e, e1 = j.end, float(j.end + 1)
 
-    def seg(name, t0, t1, rate, lo, hi):
+    def seg(name: str, t0: Callable, t1: Callable, rate: float, lo: int, hi: int) -> Segment:
         idx = j.of(name)
         ok = ~np.isnan(j.onboard[idx])
         idx = idx[ok]

@@ -16,37 +16,47 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Archetype:
-    """One journey: its share of the demo customers and the stage it should end in."""
+    """One journey: its share of the demo customers and the stage it should end in.
+
+    ``label`` and ``description`` are keyed by locale (``en``, ``zh-CN``), like every label
+    a user reads.
+    """
 
     name: str
     share: float
     expected_stage: str
-    en: str
-    zh: str
+    label: dict[str, str]
+    description: dict[str, str]
+
+
+def _a(name: str, share: float, stage: str, en: str, zh: str, en_text: str,
+       zh_text: str) -> Archetype:
+    return Archetype(name, share, stage, {"en": en, "zh-CN": zh},
+                     {"en": en_text, "zh-CN": zh_text})
 
 
 ARCHETYPES: tuple[Archetype, ...] = (
-    Archetype("prospect", 0.20, "prospect",
-              "Prospect: browses, fills lead forms, joins events, never buys",
-              "潜在客户：浏览、留资、参加活动，从未下单"),
-    Archetype("new", 0.06, "new",
-              "New buyer: first order in the last 30 days, onboarding",
-              "新客户：近30天首单，完成新手引导"),
-    Archetype("growing", 0.15, "growing",
-              "Growing: repurchases speed up, order value and feature use rise",
-              "成长客户：复购加快，客单价与功能使用上升"),
-    Archetype("mature", 0.20, "mature",
-              "Mature: orders every month, high spend, refers new customers",
-              "成熟客户：每月下单，高消费，推荐新客户"),
-    Archetype("declining", 0.13, "declining",
-              "Declining: order gaps widen, usage halves, support contacts drop",
-              "衰退客户：下单间隔拉长，使用量减半，客服接触减少"),
-    Archetype("churned", 0.22, "churned",
-              "Churned: silent for more than 90 days; some unsubscribe or close the account",
-              "流失客户：超过90天无交易；部分退订或注销"),
-    Archetype("returned", 0.04, "new",
-              "Returned: churned for months, then a win-back order in the last 30 days",
-              "回流客户：流失数月后，近30天挽回下单"),
+    _a("prospect", 0.20, "prospect", "Prospect", "潜在客户",
+       "Browses, fills lead forms, joins events, never buys",
+       "浏览、留资、参加活动，从未下单"),
+    _a("new", 0.06, "new", "New buyer", "新客户",
+       "First order in the last 30 days, onboarding",
+       "近30天首单，完成新手引导"),
+    _a("growing", 0.15, "growing", "Growing", "成长客户",
+       "Repurchases speed up, order value and feature use rise",
+       "复购加快，客单价与功能使用上升"),
+    _a("mature", 0.20, "mature", "Mature", "成熟客户",
+       "Orders every month, high spend, refers new customers",
+       "每月下单，高消费，推荐新客户"),
+    _a("declining", 0.13, "declining", "Declining", "衰退客户",
+       "Order gaps widen, usage halves, support contacts drop",
+       "下单间隔拉长，使用量减半，客服接触减少"),
+    _a("churned", 0.22, "churned", "Churned", "流失客户",
+       "Silent for more than 90 days; some unsubscribe or close the account",
+       "超过90天无交易；部分退订或注销账户"),
+    _a("returned", 0.04, "new", "Returned", "回流客户",
+       "Churned for months, then a win-back order in the last 30 days",
+       "流失数月后，近30天被挽回并再次下单"),
 )
 
 BY_NAME: dict[str, Archetype] = {a.name: a for a in ARCHETYPES}

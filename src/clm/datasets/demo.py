@@ -21,7 +21,7 @@ from clm.datasets import bad_rows as flaws
 from clm.datasets.activity import Points, draw_events, draw_interactions
 from clm.datasets.archetypes import BY_NAME, NAMES
 from clm.datasets.journeys import Journeys, draw_journeys, draw_referrals
-from clm.datasets.people import REFERRAL_CHANNEL, draw_people
+from clm.datasets.people import REFERRAL_CHANNEL, People, draw_people
 from clm.domain.contract import TABLES
 from clm.errors import DataFileError, InputError
 
@@ -176,7 +176,7 @@ def _frame(table: str, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.array(columns[name], dtype="str") for name in names})
 
 
-def _customers(j: Journeys, ids: np.ndarray, people, rank: np.ndarray) -> pd.DataFrame:
+def _customers(j: Journeys, ids: np.ndarray, people: People, rank: np.ndarray) -> pd.DataFrame:
     order = np.argsort(rank)
     return _frame("customers", {
         "customer_id": ids[order], "name": people.name[order],

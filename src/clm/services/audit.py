@@ -23,7 +23,6 @@ from clm.services.actors import Actor
 from clm.store.bulk import insert_frame, utcnow
 from clm.store.tables import AuditEntry
 
-
 _DEPTH = "clm_service_depth"
 
 

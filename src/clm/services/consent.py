@@ -296,9 +296,10 @@ def erase_in_warehouse(warehouse: Warehouse, customer_id: str) -> int:
         f"WHERE customer_id = {_quote(customer_id)}"
     )
     result = warehouse.con.raw_sql(sql)
-    close = getattr(result, "close", None)
-    if callable(close):
-        close()
+    if backend in ("postgres", "sqlite"):  # a cursor; DuckDB hands back the connection itself
+        result.close()
+    if backend == "sqlite" and warehouse.con.con.in_transaction:
+        warehouse.con.con.commit()
     return rows
 
 

@@ -25,7 +25,6 @@ from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session
 
 from clm.errors import AuthenticationError, ConflictError, InputError, NotFoundError
-from clm.errors import PermissionDeniedError as Forbidden
 from clm.services.actors import ROLES, Actor
 from clm.services.audit import record, transaction
 from clm.store.bulk import as_utc, utcnow
@@ -354,8 +353,8 @@ def customer_card(
     An unmasked read needs ``contacts:unmask`` and writes an audit row (who read whose
     contacts, when).
     """
-    if unmask and not actor.can("contacts:unmask"):
-        raise Forbidden("you may not see unmasked contact data", permission="contacts:unmask")
+    if unmask:
+        actor.require("contacts:unmask")
     with transaction(session):
         customer = visible_customer(session, actor, customer_id)
         stage = session.get(CustomerStage, customer_id)

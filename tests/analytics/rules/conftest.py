@@ -21,7 +21,7 @@ def default_model():
     return load_model("default")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run(con, default_model):
     """Assign stages to rows and return the result as a list of dicts, in input order."""
 

@@ -62,7 +62,14 @@ def test_every_shipped_model_loads_with_labels_in_both_languages(name):
 
 def test_shipped_models_carry_the_chinese_stage_names_of_the_spec():
     zh = {name: [s.label.zh_cn for s in load_model(name).stages] for name in shipped_models()}
-    assert set(zh["default"]) == {"潜在客户", "新客户", "成长客户", "成熟客户", "衰退客户", "流失客户"}
+    assert set(zh["default"]) == {
+        "潜在客户",
+        "新客户",
+        "成长客户",
+        "成熟客户",
+        "衰退客户",
+        "流失客户",
+    }
     assert set(zh["relationship"]) == {"考察期", "发展期", "稳定期", "衰退期"}
     assert set(zh["marketing"]) == {"获取", "激活", "留存", "增值", "流失"}
     assert set(zh["value"]) == {"潜在", "初次购买", "重复购买", "忠诚", "流失"}
@@ -101,9 +108,9 @@ def test_unknown_feature_names_file_line_column_and_suggestion():
 
 
 def test_unknown_feature_in_a_quoted_rule_points_inside_the_quotes():
-    err = _error(MINIMAL.replace("- orders_30d >= 1", "- \"orders_30 >= 1\""))
-    assert err.context["line"] == 15
-    assert err.context["column"] == 12
+    err = _error(MINIMAL.replace("- orders_30d >= 1", '- "orders_30 >= 1"'))
+    assert err.context["line"] == 16
+    assert err.context["column"] == 10
     assert err.context["suggestion"] == "orders_30d"
 
 
@@ -183,7 +190,10 @@ def test_toml_model_with_the_same_structure_loads(tmp_path):
             [[stages]]
             id = "active"
             label = {en = "Active", zh-CN = "活跃"}
-            criteria = ["orders_30d >= 1", {rule = "referrals_90d >= 1", label = {en = "R", zh-CN = "荐"}}]
+            criteria = [
+                "orders_30d >= 1",
+                {rule = "referrals_90d >= 1", label = {en = "R", zh-CN = "荐"}},
+            ]
             """
         ),
         encoding="utf-8",

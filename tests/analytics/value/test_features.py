@@ -26,7 +26,7 @@ def test_every_customer_gets_one_row_and_non_buyers_get_empty_values(shop):
     assert got.loc["c5", "r_score"] == 5
     assert got.loc["c5", "value_tier"] == "A"
     assert got.loc["c1", "rfm_segment"] == "lost"
-    assert got.loc["c5", "arpu_percentile"] == 1.0
+    assert got.loc["c5", "spend_share_cumulative"] == pytest.approx(500 / 1500)
 
 
 def test_model_values_are_joined_on_customer_id(warehouse, shop):
@@ -53,3 +53,20 @@ def test_orders_after_as_of_change_no_value_feature(pit_tables):
     b = value_features(cut["orders"], cut["customers"], as_of=PIT_AS_OF).execute()
     assert a["r_score"].notna().sum() > 100
     frame_equal(a, b, sort_by=["customer_id"])
+
+
+def test_docs_describe_every_segment_tier_and_value_column():
+    from pathlib import Path
+
+    from clm.analytics.value.rfm import SEGMENTS, rfm_segment_labels
+    from clm.analytics.value.tiers import TIERS
+    from clm.domain.i18n import t
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "value.md").read_text("utf-8")
+    zh = rfm_segment_labels("zh-CN")
+    for seg in SEGMENTS:
+        assert f"`{seg}`" in text and zh[seg] in text, seg
+    for tier in TIERS:
+        assert t(f"tier.{tier}", "zh-CN") in text, tier
+    for column in (*VALUE_COLUMNS, *MODEL_COLUMNS):
+        assert f"`{column}`" in text, column

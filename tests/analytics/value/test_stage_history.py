@@ -3,7 +3,7 @@ import math
 
 import pandas as pd
 import pytest
-from value_helpers import frame_equal, history_table
+from value_helpers import HISTORY, frame_equal, history_table
 
 from clm.analytics.value.stage_history import (
     stage_churn_rate,
@@ -13,16 +13,6 @@ from clm.analytics.value.stage_history import (
 )
 from clm.errors import DataFileError, InputError
 
-HISTORY = [
-    ("c1", None, "new", "2024-01-01"), ("c1", "new", "growing", "2024-01-20"),
-    ("c1", "growing", "mature", "2024-03-01"),
-    ("c2", None, "new", "2024-01-05"), ("c2", "new", "declining", "2024-02-04"),
-    ("c2", "declining", "churned", "2024-03-05"),
-    ("c3", None, "new", "2024-02-10"),
-    ("c4", None, "new", "2024-01-10"), ("c4", "new", "growing", "2024-02-15"),
-    ("c4", "growing", "declining", "2024-02-20"),
-    ("c5", None, "new", "2024-04-02"),  # after every date used below
-]
 FEB = {"start": dt.date(2024, 2, 1), "end": dt.date(2024, 2, 29)}
 
 

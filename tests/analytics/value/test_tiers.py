@@ -72,9 +72,9 @@ def test_arpu_is_spend_of_the_last_90_days_per_month_and_ranked_among_buyers(tab
                                                               "d": 1 / 3, "a": 1.0})
 
 
-def test_arpu_percentile_of_a_single_buyer_is_one(tables):
+def test_arpu_percentile_of_a_single_buyer_is_zero_like_percent_rank(tables):
     t = tables(orders=[order("a", "2024-03-31", 300)])
-    assert arpu(t["orders"], as_of=D).execute()["arpu_percentile"].tolist() == [1.0]
+    assert arpu(t["orders"], as_of=D).execute()["arpu_percentile"].tolist() == [0.0]
 
 
 def test_orders_after_as_of_change_neither_tiers_nor_arpu(pit_tables):

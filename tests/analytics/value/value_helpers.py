@@ -12,6 +12,18 @@ from clm.warehouse import Warehouse
 
 PIT_AS_OF = dt.date(2024, 6, 15)  # the cut of the pit_tables fixture
 
+# a hand-built stage history (customer, from, to, changed on); test_stage_history works it out
+HISTORY = [
+    ("c1", None, "new", "2024-01-01"), ("c1", "new", "growing", "2024-01-20"),
+    ("c1", "growing", "mature", "2024-03-01"),
+    ("c2", None, "new", "2024-01-05"), ("c2", "new", "declining", "2024-02-04"),
+    ("c2", "declining", "churned", "2024-03-05"),
+    ("c3", None, "new", "2024-02-10"),
+    ("c4", None, "new", "2024-01-10"), ("c4", "new", "growing", "2024-02-15"),
+    ("c4", "growing", "declining", "2024-02-20"),
+    ("c5", None, "new", "2024-04-02"),  # after every date the tests use
+]
+
 
 def frame_equal(left: pd.DataFrame, right: pd.DataFrame, *, sort_by: list[str]) -> None:
     """Assert two result frames hold the same rows, whatever order the engine returned."""

@@ -21,6 +21,7 @@ customer rows, weighted by their counts).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -30,6 +31,9 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from clm.analytics.clv.base import MaximumLikelihoodModel, Progress, require_repeat_buyers
 from clm.analytics.clv.inputs import check_horizon, check_rft, compact
+from clm.errors import ModelFitError
+
+_WARM_START_ABOVE = 200_000
 
 
 @dataclass(frozen=True)
@@ -44,21 +48,25 @@ class _Data:
     tx1: np.ndarray
     T1: np.ndarray
     w1: np.ndarray
+    inv1: np.ndarray  # repeat buyer -> index into xs
+    unweighted: bool  # all weights 1 (skip the multiplications)
 
 
 def _prepare(x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> _Data:
     n = len(x)
     # Compact identical rows when it pays (real data: many one-time buyers share their T).
-    if n <= 200_000 or len(np.unique(T[: 10_000])) < 5_000:
+    if n <= 200_000 or len(np.unique(T[:10_000])) < 5_000:
         (x, tx, T), w, _ = compact(x, tx, T)
         w = w.astype(float)
     else:
         w = np.ones(n)
     xs, inv = np.unique(x, return_inverse=True)
-    count_x = np.bincount(inv.reshape(-1), weights=w, minlength=len(xs))
+    inv = inv.reshape(-1)
+    count_x = np.bincount(inv, weights=w, minlength=len(xs))
     zero = x == 0
     rep = ~zero
-    return _Data(xs, count_x, T[zero], w[zero], x[rep], tx[rep], T[rep], w[rep])
+    return _Data(xs, count_x, T[zero], w[zero], x[rep], tx[rep], T[rep], w[rep], inv[rep],
+                 bool(np.all(w == 1.0)))
 
 
 class BetaGeoModel(MaximumLikelihoodModel):
@@ -77,9 +85,19 @@ class BetaGeoModel(MaximumLikelihoodModel):
         """Fit by maximum likelihood to one row per customer (see ``summary.rfm_summary``)."""
         x, tx, t = check_rft(frequency, recency, T, ids=ids)
         require_repeat_buyers("BG/NBD", int(np.count_nonzero(x)), needed=self.min_repeat_buyers)
-        data = _prepare(x, tx, t)
         # Start at a purchase rate of about 1/mean(T), mild heterogeneity, drop-out p ~ 0.3.
         initial = np.array([1.0, max(float(np.mean(t)), 1e-3), 1.0, 2.0])
+        if len(x) > _WARM_START_ABOVE:
+            # Large data: most optimiser iterations are spent far from the optimum, so take
+            # them on a fixed (seeded) subsample and finish on all customers.
+            pick = np.random.default_rng(0).choice(len(x), _WARM_START_ABOVE // 4, replace=False)
+            if np.count_nonzero(x[pick]) >= self.min_repeat_buyers:
+                with contextlib.suppress(ModelFitError):
+                    warm = type(self)()._fit_mle(_prepare(x[pick], tx[pick], t[pick]),
+                                                 initial=initial, n_observations=len(pick),
+                                                 standard_errors=False)
+                    initial = np.array([warm.params_[k] for k in self.param_names])
+        data = _prepare(x, tx, t)
         return self._fit_mle(data, initial=initial, n_observations=len(x), progress=progress)
 
     def _loglik(self, params: np.ndarray, data: _Data) -> tuple[float, np.ndarray]:
@@ -100,25 +118,42 @@ class BetaGeoModel(MaximumLikelihoodModel):
         # one-time buyers: - r ln(alpha + T)
         if len(data.T0):
             l0 = np.log(alpha + data.T0)
-            ll -= r * np.dot(data.w0, l0)
-            g_r -= np.dot(data.w0, l0)
-            g_alpha -= r * np.dot(data.w0, 1.0 / (alpha + data.T0))
+            inv0 = 1.0 / (alpha + data.T0)
+            s_l0 = l0.sum() if data.unweighted else np.dot(data.w0, l0)
+            s_inv0 = inv0.sum() if data.unweighted else np.dot(data.w0, inv0)
+            ll -= r * s_l0
+            g_r -= s_l0
+            g_alpha -= r * s_inv0
 
         # repeat buyers: -(r+x) ln(alpha+T) + softplus(D), D = ln of the second part / first
         if len(data.x1):
-            x1, w1 = data.x1, data.w1
+            x1 = data.x1
+            w1 = None if data.unweighted else data.w1
             rx1 = r + x1
             lT = np.log(alpha + data.T1)
             lt = np.log(alpha + data.tx1)
-            d = np.log(a) - np.log(b + x1 - 1.0) + rx1 * (lT - lt)
-            ll += float(np.dot(w1, np.logaddexp(0.0, d) - rx1 * lT))
-            p4 = expit(d) * w1  # weight of the "dropped out after the last purchase" branch
+            gap = lT - lt
+            log_bx = np.log(np.maximum(b + data.xs - 1.0, 1e-300))  # per distinct frequency
+            d = (np.log(a) - log_bx)[data.inv1] + rx1 * gap
+            # softplus(d) and sigmoid(d) from one exponential
+            e = np.exp(-np.abs(d))
+            softplus = np.maximum(d, 0.0) + np.log1p(e)
+            p4 = np.where(d >= 0, 1.0, e) / (1.0 + e)  # P(dropped out after the last purchase)
             inv_T = 1.0 / (alpha + data.T1)
             inv_t = 1.0 / (alpha + data.tx1)
-            g_r += np.dot(p4, lT - lt) - np.dot(w1, lT)
-            g_alpha += np.dot(p4 * rx1, inv_T - inv_t) - np.dot(w1 * rx1, inv_T)
-            g_a += np.sum(p4) / a
-            g_b -= np.sum(p4 / (b + x1 - 1.0))
+            if w1 is not None:
+                p4w = p4 * w1
+                ll += float(np.dot(w1, softplus - rx1 * lT))
+                g_r += np.dot(p4w, gap) - np.dot(w1, lT)
+                g_alpha += np.dot(p4w * rx1, inv_T - inv_t) - np.dot(w1 * rx1, inv_T)
+            else:
+                p4w = p4
+                ll += float(softplus.sum() - np.dot(rx1, lT))
+                g_r += np.dot(p4, gap) - lT.sum()
+                g_alpha += np.dot(p4 * rx1, inv_T - inv_t) - np.dot(rx1, inv_T)
+            g_a += np.sum(p4w) / a
+            per_x = np.bincount(data.inv1, weights=p4w, minlength=len(data.xs))
+            g_b -= np.dot(per_x, 1.0 / np.maximum(b + data.xs - 1.0, 1e-300))
         return ll, np.array([g_r, g_alpha, g_a, g_b])
 
     # -- predictions (Fader, Hardie & Lee 2005, eqs. 7-11) -----------------------------

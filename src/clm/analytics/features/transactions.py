@@ -51,8 +51,10 @@ def order_aggregates(orders: ir.Table, asof: AsOf) -> ir.Table:
     paid = o.status == "paid"
     in30, in90 = asof.within(ts, 30), asof.within(ts, 90)
     age = asof.month_index - month_of(ts)
-    # clip: a shift past the width errors on some engines even on rows the filter drops
-    bit = ibis.literal(1).cast("int64") << (age < MASK_MONTHS).ifelse(age, 0)
+    # The shift is kept in range on rows the filter drops too (DuckDB raises otherwise) and
+    # is an int32: PostgreSQL has no ``bigint << bigint``.
+    shift = (age < MASK_MONTHS).ifelse(age, 0).cast("int32")
+    bit = ibis.literal(1).cast("int64") << shift
     return o.group_by("customer_id").aggregate(
         order_count=o.count(where=paid),
         spend_total=o.amount.sum(where=paid),
@@ -102,7 +104,7 @@ def mask_streaks(aggregates: ir.Table) -> ir.Table:
     ``streak_overflow`` marks runs that reach the oldest bit and need the exact count.
     """
     mask = aggregates.month_mask.fill_null(0)
-    offset = ((mask & 1) == 0).ifelse(1, 0).cast("int64")
+    offset = ((mask & 1) == 0).ifelse(1, 0).cast("int32")
     run = _trailing_ones(mask >> offset)
     return aggregates.select(
         "customer_id",

@@ -139,10 +139,9 @@ def assign_stages(
     days_in = ibis.literal(as_of, type=dt.date).delta(t._p_since, unit="day")
     candidate = ibis.cases(*((f("n", i), s.id) for i, s in enumerate(stages)), else_=_NULL_STR)
     cand_rank = ibis.cases(*((f("n", i), i) for i in range(len(stages))), else_=len(stages))
-    fb_stage = ibis.cases(
-        *((Compiler(t).condition(r.when.node), r.stage) for r in model.fallback if r.when),
-        else_=model.fallback[-1].stage,
-    )
+    fb_branches = [(Compiler(t).condition(r.when.node), r.stage) for r in model.fallback if r.when]
+    last = ibis.literal(model.fallback[-1].stage)
+    fb_stage = ibis.cases(*fb_branches, else_=last) if fb_branches else last
 
     def any_p(cond) -> ir.BooleanValue:
         out = ibis.literal(False)
@@ -191,7 +190,9 @@ def _outputs(t: ir.Table, model: StageModel, as_of: date) -> list[ir.Value]:
         grey_cases.append((s == stage.id, near | other))
         is_s = s == stage.id
         pieces += _pieces(stage, t, "nominal", is_s & t[f"_n{i}"])
-        pieces += _pieces(stage, t, "loose", is_s & ~t[f"_n{i}"] & t[f"_l{i}"])
+        # the loose reading only matters to a customer who was already in the stage
+        was_s = ibis.coalesce(p == stage.id, ibis.literal(False))
+        pieces += _pieces(stage, t, "loose", is_s & was_s & ~t[f"_n{i}"] & t[f"_l{i}"])
     min_days = ibis.cases(*((p == st.id, str(st.min_stay_days)) for st in stages), else_="0")
     pieces.append(
         (

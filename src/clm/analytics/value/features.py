@@ -1,8 +1,10 @@
 """Per-customer value columns as stage-rule features, one row per customer.
 
 The stage model's rules read per-customer features by name; this module gives them the value
-measures (RFM scores and segment, ABC tier, ARPU) so a rule can say ``r_score <= 2`` or
+measures (RFM scores and segment, ABC tier) so a rule can say ``r_score <= 2`` or
 ``value_tier == "A"``, and so ``clm run`` can write them beside the stage (``values.csv``).
+ARPU and its percentile are catalog features already (``clm.analytics.features``), so they are
+not repeated here: joining both tables on ``customer_id`` gives no clashing column.
 
 The probabilistic CLV models (``clm.analytics.clv``) produce clv, p_alive and
 expected_purchases per customer; pass their output as ``model_values`` and its columns are
@@ -21,12 +23,11 @@ import ibis.expr.types as ir
 
 from clm.analytics.value.inputs import check_as_of, require_columns
 from clm.analytics.value.rfm import rfm_scores
-from clm.analytics.value.tiers import arpu, value_tiers
+from clm.analytics.value.tiers import value_tiers
 from clm.errors import InputError
 
 VALUE_COLUMNS: tuple[str, ...] = (
     "r_score", "f_score", "m_score", "rfm_segment", "value_tier", "spend_share_cumulative",
-    "arpu_monthly", "arpu_percentile",
 )
 MODEL_COLUMNS: tuple[str, ...] = ("clv", "p_alive", "expected_purchases")
 
@@ -52,7 +53,6 @@ def value_features(orders: ir.Table, customers: ir.Table, *, as_of: dt.date, bin
     require_columns(customers, table_name="customers", columns=("customer_id",))
     rfm = rfm_scores(orders, as_of=as_of, bins=bins)
     tiers = value_tiers(orders, as_of=as_of, a_share=a_share, b_share=b_share)
-    ap = arpu(orders, as_of=as_of)
     base = customers.select("customer_id").distinct()
     out = base.left_join(
         rfm.select("customer_id", "r_score", "f_score", "m_score", "rfm_segment"),
@@ -63,7 +63,6 @@ def value_features(orders: ir.Table, customers: ir.Table, *, as_of: dt.date, bin
                      spend_share_cumulative=tiers.cumulative_share),
         "customer_id",
     )
-    out = out.left_join(ap, "customer_id")
     out = out.select("customer_id", *VALUE_COLUMNS)
     if model_values is not None:
         require_columns(model_values, table_name="model_values", columns=("customer_id",))

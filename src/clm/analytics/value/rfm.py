@@ -167,7 +167,8 @@ def rfm_scores(orders: ir.Table, *, as_of: dt.date, bins: int = 5,
     scored = per.mutate(
         r_score=quantile_score(per.recency_days, bins=bins, n=n, descending=True),
         f_score=quantile_score(per.frequency, bins=bins, n=n),
-        m_score=quantile_score(per.monetary, bins=bins, n=n),
+        # money ranked in cents: engines' float sums may differ in the last bit
+        m_score=quantile_score(per.monetary.round(2), bins=bins, n=n),
     )
     fm_sum = (scored.f_score + scored.m_score + 1).cast("float64")
     scored = scored.mutate(fm_score=(fm_sum / 2.0).floor().cast("int64"))

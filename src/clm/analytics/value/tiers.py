@@ -13,11 +13,15 @@ The customer whose spend crosses a line belongs to the higher tier, so a single 
 so the cut is the same on every engine.
 
 ARPU (average revenue per user) follows the feature catalog: ``arpu_monthly`` is paid spend in
-the last ``window_days`` days (D included) divided by ``window_days / 30`` months, and
-``arpu_percentile`` is ``rank / (n - 1)``, the 0-based minimum rank of ``arpu_monthly`` in
-ascending order among the ``n`` customers with a paid order on or before D (1 for the highest,
-1 when there is one customer). With it ``arpu_percentile >= 0.8`` selects the top 20 %, the
-default "mature" criterion.
+the last ``window_days`` days (D included) divided by ``window_days / 30`` months, rounded to
+cents, and ``arpu_percentile`` is SQL ``PERCENT_RANK()``, ``rank / (n - 1)`` with ``rank`` the
+0-based minimum rank of ``arpu_monthly`` in ascending order among the ``n`` customers with a
+paid order on or before D (1 for the highest, 0 for a single customer). With it
+``arpu_percentile >= 0.8`` selects the top 20 %, the default "mature" criterion. This is the
+definition ``clm.analytics.features`` uses for the catalog feature of the same name.
+
+Money is ranked rounded to cents: float sums of the same amounts can differ in the last bit
+between engines (summation order), which would split a tie differently on each.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def value_tiers(orders: ir.Table, *, as_of: dt.date, a_share: float = 0.8,
                          f"a_share={a_share}, b_share={b_share}", field="a_share")
     paid = paid_orders(orders, as_of=as_of)
     per = paid.group_by("customer_id").aggregate(total_spend=paid.amount.sum())
-    order = [ibis.desc(per.total_spend), ibis.asc(per.customer_id)]
+    order = [ibis.desc(per.total_spend.round(2)), ibis.asc(per.customer_id)]
     running = ibis.window(order_by=order, preceding=None, following=0)
     total = per.total_spend.sum().over(ibis.window())
     cum = per.total_spend.sum().over(running)
@@ -85,9 +89,7 @@ def arpu(orders: ir.Table, *, as_of: dt.date, window_days: int = 90) -> ir.Table
         spend=paid.amount.sum(where=in_window),
     )
     months = window_days / 30
-    per = per.mutate(arpu_monthly=per.spend.fill_null(0.0).cast("float64") / months)
-    n = per.customer_id.count().over(ibis.window())
-    rank = ibis.rank().over(order_by=per.arpu_monthly)
-    pct = ibis.cases((n == 1, 1.0), else_=ratio(rank, n - 1))
-    return per.mutate(arpu_percentile=pct).select("customer_id", "arpu_monthly",
+    per = per.mutate(arpu_monthly=(per.spend.fill_null(0.0).cast("float64") / months).round(2))
+    pct = ibis.percent_rank().over(order_by=per.arpu_monthly)
+    return per.mutate(arpu_percentile=pct.cast("float64")).select("customer_id", "arpu_monthly",
                                                   "arpu_percentile")
