@@ -11,7 +11,8 @@ is a choice, by a different route, so the comparison also cross-checks the logic
 * the streak's trailing ones are ``bit_count(xor(v, v + 1)) - 1`` (Ibis side: ``log2`` of the
   lowest zero bit), and overflowing streaks use islands found with ``lag`` (Ibis side:
   ``month + row_number``);
-* windows are written with ``TIMESTAMP`` literals computed here in Python.
+* windows are written with ``TIMESTAMP`` literals computed here in Python;
+* rounding is half up by the same formula as the features (``ROUND2`` / ``ROUND4`` below).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def reference_features_sql(as_of: dt.date) -> str:
     s30, s60, s90 = (_ts(as_of - (n - 1) * day) for n in (30, 60, 90))
     md = as_of.year * 12 + as_of.month - 1
     month = "(year(ordered_at) * 12 + month(ordered_at) - 1)"
-    return f"""
+    sql = f"""
 WITH o AS (
     SELECT customer_id,
         count(*) FILTER (WHERE status = 'paid') AS order_count,
@@ -138,22 +139,22 @@ scores AS (
 f AS (
     SELECT c.customer_id,
         coalesce(o.order_count, 0) AS order_count,
-        round(coalesce(o.spend_total, 0), 2) AS total_spend,
-        round(o.spend_total / o.order_count, 2) AS avg_order_value,
-        round(fa.first_order_amount, 2) AS first_order_amount,
+        ROUND2(coalesce(o.spend_total, 0)) AS total_spend,
+        ROUND2(o.spend_total / o.order_count) AS avg_order_value,
+        ROUND2(fa.first_order_amount) AS first_order_amount,
         CASE WHEN fa.first_order_amount > 0
-             THEN round(o.spend_total / o.order_count / fa.first_order_amount - 1, 4)
+             THEN ROUND4(o.spend_total / o.order_count / fa.first_order_amount - 1)
         END AS aov_change_vs_first,
         date_diff('day', o.first_paid_at::DATE, {d}) AS days_since_first_order,
         date_diff('day', o.last_paid_at::DATE, {d}) AS days_since_last_order,
         coalesce(o.orders_30d, 0) AS orders_30d,
         coalesce(o.orders_prev_30d, 0) AS orders_prev_30d,
         coalesce(o.orders_90d, 0) AS orders_90d,
-        round(coalesce(o.spend_30d, 0), 2) AS spend_30d,
-        round(coalesce(o.spend_90d, 0), 2) AS spend_90d,
+        ROUND2(coalesce(o.spend_30d, 0)) AS spend_30d,
+        ROUND2(coalesce(o.spend_90d, 0)) AS spend_90d,
         coalesce(o.orders_30d, 0)
             - CASE WHEN o.first_paid_at >= {s30} THEN 1 ELSE 0 END AS repurchases_30d,
-        round(coalesce(o.spend_90d, 0) / 3, 2) AS arpu_monthly,
+        ROUND2(coalesce(o.spend_90d, 0) / 3) AS arpu_monthly,
         coalesce(ls.streak_exact, m.run, 0) AS active_months_streak,
         coalesce(o.refunds_90d, 0) AS refunds_90d,
         coalesce(e.page_views_90d, 0) AS page_views_90d,
@@ -168,17 +169,17 @@ f AS (
         coalesce(e.logins_30d, 0) + coalesce(e.feature_uses_30d, 0) AS usage_30d,
         coalesce(e.usage_prev_30d, 0) AS usage_prev_30d,
         CASE WHEN e.usage_prev_30d > 0
-             THEN round((e.logins_30d + e.feature_uses_30d) / e.usage_prev_30d - 1, 4)
+             THEN ROUND4((e.logins_30d + e.feature_uses_30d) / e.usage_prev_30d - 1)
         END AS usage_change_pct,
         coalesce(e.content_interactions_90d, 0) AS content_interactions_90d,
         coalesce(i.support_contacts_30d, 0) AS support_contacts_30d,
         coalesce(i.support_contacts_prev_30d, 0) AS support_contacts_prev_30d,
         CASE WHEN i.support_contacts_prev_30d > 0
-             THEN round(i.support_contacts_30d / i.support_contacts_prev_30d - 1, 4)
+             THEN ROUND4(i.support_contacts_30d / i.support_contacts_prev_30d - 1)
         END AS support_contacts_change_pct,
         coalesce(i.complaints_90d, 0) AS complaints_90d,
-        round(sc.satisfaction_latest, 2) AS satisfaction_latest,
-        round(sc.nps_latest, 2) AS nps_latest,
+        ROUND2(sc.satisfaction_latest) AS satisfaction_latest,
+        ROUND2(sc.nps_latest) AS nps_latest,
         coalesce(i.referrals_total, 0) AS referrals_total,
         coalesce(i.referrals_90d, 0) AS referrals_90d,
         coalesce(c.unsubscribed_on <= {d}, false) AS unsubscribed,
@@ -199,7 +200,7 @@ SELECT customer_id, order_count, total_spend, avg_order_value, first_order_amoun
     aov_change_vs_first, days_since_first_order, days_since_last_order, orders_30d,
     orders_prev_30d, orders_90d, spend_30d, spend_90d, repurchases_30d, arpu_monthly,
     CASE WHEN order_count > 0
-         THEN round(percent_rank() OVER (PARTITION BY order_count > 0 ORDER BY arpu_monthly), 4)
+         THEN ROUND4(percent_rank() OVER (PARTITION BY order_count > 0 ORDER BY arpu_monthly))
     END AS arpu_percentile,
     active_months_streak, refunds_90d, page_views_90d, lead_forms_total, marketing_events_90d,
     onboarding_completed, days_since_onboarding, active_days_30d, logins_30d,
@@ -209,3 +210,22 @@ SELECT customer_id, order_count, total_spend, avg_order_value, first_order_amoun
     referrals_total, referrals_90d, unsubscribed, account_closed, tenure_days
 FROM f
 """
+    return _half_up(sql)
+
+
+def _half_up(sql: str) -> str:
+    """Expand ``ROUND2(x)`` / ``ROUND4(x)`` into the half-up rounding the features use
+    (``floor(x * 10^d + 0.5 + 1e-7) / 10^d``; see ``clm.analytics.features.compute._round``):
+    DuckDB's ``round`` would disagree with it on values stored just below half a cent."""
+    for digits in (2, 4):
+        token = f"ROUND{digits}("
+        while token in sql:
+            start = sql.index(token)
+            depth, i = 1, start + len(token)
+            while depth:
+                depth += {"(": 1, ")": -1}.get(sql[i], 0)
+                i += 1
+            inner = sql[start + len(token):i - 1]
+            scale = 10**digits
+            sql = f"{sql[:start]}(floor(({inner}) * {scale} + 0.5000001) / {scale}){sql[i:]}"
+    return sql

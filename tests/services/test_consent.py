@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import ibis
 import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from clm.domain.contract import CUSTOMERS
 from clm.errors import InputError, PermissionDeniedError
 from clm.services.audit import entries
 from clm.services.consent import (
@@ -21,6 +23,7 @@ from clm.services.consent import (
 )
 from clm.services.followups import record_follow_up
 from clm.store.tables import AuditEntry, Customer, FollowUp, Task
+from clm.warehouse import canonical_schema
 
 T = dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -116,11 +119,12 @@ def test_erasure_rewrites_the_warehouse_customers_table(store, synced, warehouse
 @pytest.mark.postgres
 def test_erasure_rewrites_a_postgres_warehouse(pg_warehouse):
     pg_warehouse.ensure_input_tables()
-    pg_warehouse.insert("customers", pd.DataFrame({
+    frame = pd.DataFrame({
         "customer_id": ["c9"], "name": ["O'Neil"], "industry": ["x"], "phone": ["1"],
         "email": ["o@x.cn"], "owner": None, "acquisition_channel": None, "signup_date": None,
         "unsubscribed_on": None, "account_closed_on": None, "row_key": ["c9"],
-        "source_file": "c.csv", "source_line": [2]}))
+        "source_file": "c.csv", "source_line": [2]})
+    pg_warehouse.insert("customers", ibis.memtable(frame, schema=canonical_schema(CUSTOMERS)))
     assert erase_in_warehouse(pg_warehouse, "c9") == 1
     row = pg_warehouse.table("customers").to_pandas().iloc[0]
     assert row["name"] == "[erased]" and pd.isna(row["email"]) and row["industry"] == "x"

@@ -26,10 +26,11 @@ def _register() -> None:
     """Attach each command group; a group owns one module under ``clm/cli``."""
     if app.registered_commands:
         return
-    from clm.cli import history, pipeline
+    from clm.cli import history, pipeline, value
 
     pipeline.register(app)
     history.register(app)
+    value.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -162,7 +162,7 @@ def _json_rows(frame: pd.DataFrame, columns: list[str]) -> list[str]:
             {c: _json_value(c, v) for c, v in zip(columns, values, strict=True)},
             ensure_ascii=False,
         )
-        for values in frame[columns].itertuples(index=False, name=None)
+        for values in zip(*(frame[c].to_numpy(dtype=object) for c in columns), strict=True)
     ]
 
 
@@ -264,9 +264,8 @@ def sync_stages(
 def _with_tasks(after: str, opened: list[str] | None, superseded: list[int] | None) -> str:
     if not opened and not superseded:
         return after
-    data = json.loads(after)
-    data["tasks"] = {"opened": opened or [], "superseded": superseded or []}
-    return json.dumps(data, ensure_ascii=False)
+    tasks = json.dumps({"opened": opened or [], "superseded": superseded or []})
+    return after[:-1] + ', "tasks": ' + tasks + "}"  # `after` is a JSON object
 
 
 def _sync_customers(

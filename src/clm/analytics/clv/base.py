@@ -5,7 +5,7 @@ The optimiser works on the logarithms of the parameters, so positivity needs no 
 the scales of the parameters (``alpha`` in weeks, ``a`` unitless) do not fight each other, and it
 is given the analytic gradient of the log-likelihood, so it needs few evaluations and converges
 tightly. Standard errors come from the observed information: the Hessian of the negative
-log-likelihood at the optimum, obtained by central differences of the analytic gradient, inverted
+log-likelihood at the optimum, obtained by forward differences of the analytic gradient, inverted
 and carried back from log-parameters to parameters by the delta method
 (``se(theta) = theta * se(log theta)``).
 
@@ -64,11 +64,25 @@ class MaximumLikelihoodModel(ABC):
 
     # -- fitting -----------------------------------------------------------------------
     def _fit_mle(self, data: Any, *, initial: np.ndarray, n_observations: int,
-                 progress: Progress | None = None, standard_errors: bool = True) -> Self:
-        """Maximise the log-likelihood from ``initial`` and store the fitted state."""
+                 progress: Progress | None = None, standard_errors: bool = True,
+                 warm_start: bool = False) -> Self:
+        """Maximise the log-likelihood from ``initial`` and store the fitted state.
+
+        ``warm_start`` says ``initial`` is already close (a fit on a subsample): try damped
+        Newton steps first and fall back to L-BFGS-B only if they do not converge.
+        """
         scale = float(max(n_observations, 1))
 
+        memo: dict[bytes, tuple[float, np.ndarray]] = {}
+
         def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+            key = np.asarray(log_params, dtype=float).tobytes()
+            if key not in memo:
+                memo.clear()  # keep only the latest point: repeated checks cost nothing
+                memo[key] = _objective(log_params)
+            return memo[key]
+
+        def _objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
             params = np.exp(log_params)
             with np.errstate(all="ignore"):
                 ll, grad = self._loglik(params, data)
@@ -89,19 +103,29 @@ class MaximumLikelihoodModel(ABC):
 
         x0 = np.log(np.asarray(initial, dtype=float))
         bounds = [(-LOG_BOUND, LOG_BOUND)] * len(x0)
-        result = optimize.minimize(
-            objective, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
-            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8},
-        )
-        # L-BFGS-B can stop on a line-search hiccup just short of the optimum; polish with
-        # a second start from where it stopped (cheap: few iterations remain).
-        if not result.success and np.max(np.abs(result.jac)) > 1e-4:
+        result = None
+        hessians: list[np.ndarray] = []  # Newton's last one serves the standard errors
+        if warm_start:
+            # Started near the optimum (a subsample fit): Newton steps alone usually finish.
+            x, fun = _newton_polish(objective, x0, float(objective(x0)[0]), steps=6,
+                                    hessians=hessians)
+            if np.max(np.abs(objective(x)[1])) < 1e-6:
+                result = optimize.OptimizeResult(x=x, fun=fun, message="Newton from warm start")
+                callback(result)
+        if result is None:
             result = optimize.minimize(
-                objective, result.x, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
+                objective, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
                 options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8},
             )
-        result.x, result.fun = _newton_polish(objective, np.asarray(result.x, dtype=float),
-                                              float(result.fun))
+            # L-BFGS-B can stop on a line-search hiccup just short of the optimum; restart
+            # once from where it stopped (cheap: few iterations remain).
+            if not result.success and np.max(np.abs(result.jac)) > 1e-4:
+                result = optimize.minimize(
+                    objective, result.x, jac=True, method="L-BFGS-B", bounds=bounds,
+                    callback=callback, options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8},
+                )
+            result.x, result.fun = _newton_polish(objective, np.asarray(result.x, dtype=float),
+                                                  float(result.fun), hessians=hessians)
         self._check_result(result, objective)
         params = np.exp(result.x)
         ll = -float(result.fun) * scale
@@ -109,7 +133,9 @@ class MaximumLikelihoodModel(ABC):
         self.log_likelihood_ = ll
         self.n_observations_ = int(n_observations)
         self.standard_errors_ = (
-            self._standard_errors(objective, result.x, scale) if standard_errors else None
+            self._standard_errors(objective, result.x, scale,
+                                  hessian=hessians[-1] if hessians else None)
+            if standard_errors else None
         )
         return self
 
@@ -137,11 +163,17 @@ class MaximumLikelihoodModel(ABC):
                 f"largest gradient {grad_norm:.2g}"
             )
 
-    def _standard_errors(self, objective: Objective, x: np.ndarray, scale: float
-                         ) -> dict[str, float]:
-        """Delta-method standard errors from the numerically differentiated analytic gradient."""
+    def _standard_errors(self, objective: Objective, x: np.ndarray, scale: float, *,
+                         hessian: np.ndarray | None = None) -> dict[str, float]:
+        """Delta-method standard errors from the numerically differentiated analytic gradient.
+
+        ``hessian`` (of the mean objective, from the last Newton step a hair away from ``x``)
+        is reused when given, saving one gradient per parameter on large data.
+        """
         k = len(x)
-        hess = _hessian(objective, x, objective(x)[1]) * scale  # of the total negative LL
+        if hessian is None:
+            hessian = _hessian(objective, x, objective(x)[1])
+        hess = hessian * scale  # of the total negative LL
         try:
             cov = np.linalg.inv(hess)
             diag = np.diag(cov)
@@ -249,21 +281,28 @@ def _hessian(objective: Objective, x: np.ndarray, grad: np.ndarray | None = None
 
 
 def _newton_polish(objective: Objective, x: np.ndarray, fun: float,
-                   *, steps: int = 8) -> tuple[np.ndarray, float]:
-    """A few damped Newton steps from the quasi-Newton optimum.
+                   *, steps: int = 8, hessians: list[np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, float]:
+    """A few damped Newton steps from the quasi-Newton optimum (or a warm start).
 
     L-BFGS-B can stop a little short when the line search runs out of floating-point
     resolution (large data, flat optimum); Newton steps on the exact-gradient Hessian finish
-    the job quadratically. A step is kept only if it does not make the objective worse.
+    the job quadratically. A step is kept only if it does not make the objective worse; once
+    the Newton decrement says the remaining gain is negligible the last step is taken without
+    another Hessian.
     """
     value, grad = objective(x)
     for _ in range(steps):
         if np.max(np.abs(grad)) < 1e-9:
             break
         try:
-            step = np.linalg.solve(_hessian(objective, x, grad), grad)
+            hess = _hessian(objective, x, grad)
+            step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             break
+        if hessians is not None:
+            hessians.append(hess)
+        decrement = 0.5 * float(np.dot(grad, step))
         accepted = False
         for damping in (1.0, 0.5, 0.25, 0.125):
             candidate = np.clip(x - damping * step, -LOG_BOUND, LOG_BOUND)
@@ -271,9 +310,9 @@ def _newton_polish(objective: Objective, x: np.ndarray, fun: float,
             if c_value <= value + 1e-15 * abs(value):
                 x, value, grad, accepted = candidate, c_value, c_grad, True
                 break
-        if not accepted:
+        if not accepted or (damping == 1.0 and 0 <= decrement < 1e-11 * max(abs(value), 1.0)):
             break
-    return x, min(value, fun) if value <= fun else fun
+    return (x, value) if value <= fun else (x, fun)
 
 
 def require_repeat_buyers(model: str, n_repeat: int, *, needed: int) -> None:

@@ -55,7 +55,8 @@ class _Data:
 def _prepare(x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> _Data:
     n = len(x)
     # Compact identical rows when it pays (real data: many one-time buyers share their T).
-    if n <= 200_000 or len(np.unique(T[:10_000])) < 5_000:
+    sample = T[:10_000]
+    if len(np.unique(sample)) < 0.5 * len(sample):
         (x, tx, T), w, _ = compact(x, tx, T)
         w = w.astype(float)
     else:
@@ -87,6 +88,7 @@ class BetaGeoModel(MaximumLikelihoodModel):
         require_repeat_buyers("BG/NBD", int(np.count_nonzero(x)), needed=self.min_repeat_buyers)
         # Start at a purchase rate of about 1/mean(T), mild heterogeneity, drop-out p ~ 0.3.
         initial = np.array([1.0, max(float(np.mean(t)), 1e-3), 1.0, 2.0])
+        warm_start = False
         if len(x) > _WARM_START_ABOVE:
             # Large data: most optimiser iterations are spent far from the optimum, so take
             # them on a fixed (seeded) subsample and finish on all customers.
@@ -97,8 +99,10 @@ class BetaGeoModel(MaximumLikelihoodModel):
                                                  initial=initial, n_observations=len(pick),
                                                  standard_errors=False)
                     initial = np.array([warm.params_[k] for k in self.param_names])
+                    warm_start = True
         data = _prepare(x, tx, t)
-        return self._fit_mle(data, initial=initial, n_observations=len(x), progress=progress)
+        return self._fit_mle(data, initial=initial, n_observations=len(x), progress=progress,
+                             warm_start=warm_start)
 
     def _loglik(self, params: np.ndarray, data: _Data) -> tuple[float, np.ndarray]:
         r, alpha, a, b = params

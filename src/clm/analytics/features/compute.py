@@ -5,7 +5,8 @@ filtered to rows on or before D first; the aggregates are left-joined to ``custo
 ``customer_id`` and the features derived from their columns. So a customer with no activity
 still gets a row: 0 for counts and sums, null for "days since", ratios, scores and
 percentiles, false for flags. Ratios are rounded to 4 decimals, currency and scores to 2, in
-the database, so stage reasons print cleanly and every engine returns the same numbers.
+the database and half up by one formula (``_round``), so stage reasons print cleanly and
+every engine returns the same numbers.
 """
 
 from __future__ import annotations
@@ -34,9 +35,23 @@ _DTYPES = {"int": "int64", "float": "float64", "bool": "boolean"}
 _NULL_FLOAT = ibis.null("float64")
 
 
+def _round(value: ir.NumericValue, digits: int) -> ir.FloatingValue:
+    """Round half up to ``digits`` decimals, the same way on every engine.
+
+    ``round()`` differs by engine exactly where it matters here: an average of whole cents
+    often ends in half a cent (321.525), which is stored as 321.52499999999998; DuckDB rounds
+    that binary value down, PostgreSQL converts to 15 significant digits first and rounds up,
+    and PostgreSQL's ``round(double)`` rounds halves to even. So: scale, add one half plus a
+    nudge far below any real difference (1e-7 of the last kept digit) but far above the
+    float error of the sums, floor, unscale. Halves go up (towards +infinity).
+    """
+    scale = 10**digits
+    return ((value * scale + (0.5 + 1e-7)).floor() / scale).cast("float64")
+
+
 def _change(now: ir.IntegerValue, before: ir.IntegerValue) -> ir.FloatingValue:
     """``now / before - 1`` rounded to 4 decimals; null when ``before`` is 0."""
-    return (before > 0).ifelse((now / before - 1).round(4), _NULL_FLOAT)
+    return (before > 0).ifelse(_round(now / before - 1, 4), _NULL_FLOAT)
 
 
 def _zero(value: ir.NumericValue) -> ir.NumericValue:
@@ -60,21 +75,21 @@ def _derive(j: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
     )
     return {
         "order_count": orders,
-        "total_spend": spend.round(2),
-        "avg_order_value": avg.round(2),
-        "first_order_amount": first_amount.round(2),
+        "total_spend": _round(spend, 2),
+        "avg_order_value": _round(avg, 2),
+        "first_order_amount": _round(first_amount, 2),
         "aov_change_vs_first": (first_amount > 0).ifelse(
-            (avg / first_amount - 1).round(4), _NULL_FLOAT
+            _round(avg / first_amount - 1, 4), _NULL_FLOAT
         ),
         "days_since_first_order": asof.days_since(j.first_paid_at),
         "days_since_last_order": asof.days_since(j.last_paid_at),
         "orders_30d": orders_30d,
         "orders_prev_30d": _zero(j.orders_prev_30d),
         "orders_90d": _zero(j.orders_90d),
-        "spend_30d": _zero(j.spend_30d).round(2),
-        "spend_90d": _zero(j.spend_90d).round(2),
+        "spend_30d": _round(_zero(j.spend_30d), 2),
+        "spend_90d": _round(_zero(j.spend_90d), 2),
         "repurchases_30d": orders_30d - first_in_30d,
-        "arpu_monthly": (_zero(j.spend_90d) / 3).round(2),
+        "arpu_monthly": _round(_zero(j.spend_90d) / 3, 2),
         "arpu_percentile": _NULL_FLOAT,  # filled by _percentile over the whole table
         "active_months_streak": j.streak_exact.coalesce(j.streak_fast, 0),
         "refunds_90d": _zero(j.refunds_90d),
@@ -95,8 +110,8 @@ def _derive(j: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
         "support_contacts_prev_30d": support_prev,
         "support_contacts_change_pct": _change(support, support_prev),
         "complaints_90d": _zero(j.complaints_90d),
-        "satisfaction_latest": j.satisfaction_latest.round(2),
-        "nps_latest": j.nps_latest.round(2),
+        "satisfaction_latest": _round(j.satisfaction_latest, 2),
+        "nps_latest": _round(j.nps_latest, 2),
         "referrals_total": _zero(j.referrals_total),
         "referrals_90d": _zero(j.referrals_90d),
         "unsubscribed": (j.unsubscribed_on <= asof.date).fill_null(False),
@@ -111,7 +126,7 @@ def _percentile(t: ir.Table) -> ir.Table:
     whose float sums differ in the last bit."""
     buyer = t.order_count > 0
     rank = ibis.percent_rank().over(group_by=buyer, order_by=t.arpu_monthly)
-    return t.mutate(arpu_percentile=buyer.ifelse(rank.round(4), _NULL_FLOAT))
+    return t.mutate(arpu_percentile=buyer.ifelse(_round(rank, 4), _NULL_FLOAT))
 
 
 def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:

@@ -26,11 +26,18 @@ Two quantities cannot come out of a single grouped aggregate portably:
 from __future__ import annotations
 
 import ibis
+import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from clm.analytics.features.asof import AsOf, month_of
 
 MASK_MONTHS = 62  # bits 0..61 of a signed BIGINT, so ``mask + 1`` cannot overflow
+
+
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(value: idt.int64) -> idt.int64:
+    """SQL ``bit_or``, which DuckDB, PostgreSQL and Spark all have but Ibis 12 compiles for
+    the first two only (its PySpark compiler has no rule for ``BitOr``)."""
 
 
 def paid_orders(orders: ir.Table, asof: AsOf) -> ir.Table:
@@ -67,7 +74,7 @@ def order_aggregates(orders: ir.Table, asof: AsOf) -> ir.Table:
         first_paid_at=ts.min(where=paid),
         last_paid_at=ts.max(where=paid),
         first_order_at=ts.min(),
-        month_mask=bit.bit_or(where=paid & (age < MASK_MONTHS)),
+        month_mask=_bit_or(bit, where=paid & (age < MASK_MONTHS)),
     )
 
 

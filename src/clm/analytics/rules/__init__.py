@@ -4,14 +4,15 @@
   ``relationship``, ``marketing``, ``value``) into a checked ``StageModel``;
 * ``assign_stages(features, *, model, as_of, previous)`` decides every customer's stage in the
   engine, with hysteresis (margin, minimum stay), grey-zone flag and reasons;
-* ``explain(model, feature_row, locale)`` judges every criterion for one customer in Python;
+* ``explain(model, feature_row, locale)`` judges every criterion for one customer in Python,
+  and ``localize_reasons`` renders the ``reasons`` column for a reader in en or zh-CN;
 * ``parse_expression`` / ``evaluate_expression`` expose the rule language (tag rules use it).
 
 See ``docs/stage-models.md`` for the language, the file format and the algorithm.
 """
 
 from clm.analytics.rules.assign import OUTPUT_COLUMNS, assign_stages
-from clm.analytics.rules.explain import Reason, evaluate_expression, explain
+from clm.analytics.rules.explain import Reason, evaluate_expression, explain, localize_reasons
 from clm.analytics.rules.loader import load_model, model_version, parse_model, shipped_models
 from clm.analytics.rules.model import Criterion, FallbackRule, Labels, Stage, StageModel
 from clm.analytics.rules.nodes import Origin
@@ -30,6 +31,7 @@ __all__ = [
     "evaluate_expression",
     "explain",
     "load_model",
+    "localize_reasons",
     "model_version",
     "parse_expression",
     "parse_model",

@@ -10,6 +10,7 @@ formatting), and a test checks the two agree on random rows.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ from clm.analytics.rules.nodes import (
     walk,
 )
 from clm.analytics.rules.parser import parse_expression
+from clm.domain.i18n import normalize_locale
 
 _OPS = {
     "<": lambda a, b: a < b,
@@ -266,3 +268,53 @@ def evaluate_expression(
     """
     node = parse_expression(expr_text, origin=origin)
     return compile_condition(node, features)
+
+
+# The notes ``assign_stages`` writes into ``reasons`` are stable English tokens (the column is
+# stored and compared across engines); these are their labels for people, in both languages.
+_NOTES = {
+    "en": {
+        "min_stay": "minimum stay: {days} days in {stage} < {min} (would move to {alt})",
+        "kept": "kept: no stage's criteria held",
+        "fallback": "fallback",
+        "margin": "{value} (margin on {threshold})",
+    },
+    "zh-CN": {
+        "min_stay": "最短停留：已在{stage} {days} 天 < {min} 天（否则将进入{alt}）",
+        "kept": "保持原阶段：没有任何阶段的条件成立",
+        "fallback": "兜底规则",
+        "margin": "{value}（{threshold} 的缓冲区间）",
+    },
+}
+_MIN_STAY = re.compile(r"min_stay: (\d+) days in (\w+) < (\d+) \(would move to (\w+)\)")
+_MARGIN = re.compile(r"(-?[\d.]+) \(margin on ([^)]+)\)")
+
+
+def localize_reasons(reasons: str, *, model: StageModel, locale: str = "en") -> str:
+    """The ``reasons`` column of ``assign_stages`` for a reader: notes and stage ids in ``locale``.
+
+    Criterion texts (``days_since_last_order = 97 > 90``) stay as written: they are the rule
+    language, identical in every language, and ``explain`` gives their labels.
+    """
+    notes = _NOTES["zh-CN" if normalize_locale(locale) == "zh-CN" else "en"]
+
+    def stage(sid: str) -> str:
+        return model.label(sid, locale) if sid in model.stage_ids else sid
+
+    def min_stay(m: re.Match) -> str:
+        days, sid, least, alt = m.groups()
+        return notes["min_stay"].format(days=days, stage=stage(sid), min=least, alt=stage(alt))
+
+    parts = []
+    for part in reasons.split("; ") if reasons else []:
+        if part == "kept: no stage's criteria held":
+            part = notes["kept"]
+        elif part == "fallback":
+            part = notes["fallback"]
+        else:
+            part = _MIN_STAY.sub(min_stay, part)
+            part = _MARGIN.sub(
+                lambda m: notes["margin"].format(value=m.group(1), threshold=m.group(2)), part
+            )
+        parts.append(part)
+    return "; ".join(parts)
