@@ -108,9 +108,8 @@ def test_evaluate_expression_reports_bad_rules():
 def test_reasons_notes_read_in_chinese_and_english(default_model):
     text = "days_since_first_order = 3 <= 30; min_stay: 3 days in new < 7 (would move to churned)"
     zh = localize_reasons(text, model=default_model, locale="zh-CN")
-    assert (
-        zh
-        == "days_since_first_order = 3 <= 30; 最短停留：已在新客户 3 天 < 7 天（否则将进入流失客户）"
+    assert zh == (
+        "days_since_first_order = 3 <= 30; 最短停留：已在新客户 3 天 < 7 天（否则将进入流失客户）"
     )
     en = localize_reasons(text, model=default_model, locale="en")
     assert en.endswith("minimum stay: 3 days in New < 7 (would move to Churned)")
