@@ -9,8 +9,8 @@ It is written the way one would write it by hand for DuckDB (``FILTER`` clauses,
 is a choice, by a different route, so the comparison also cross-checks the logic:
 
 * the streak's trailing ones are ``bit_count(xor(v, v + 1)) - 1`` (Ibis side: ``log2`` of the
-  lowest zero bit), and overflowing streaks use islands found with ``lag`` (Ibis side:
-  ``month + row_number``);
+  lowest zero bit), and streaks longer than the mask continue through islands found with
+  ``lag`` (Ibis side: ``month + row_number``);
 * windows are written with ``TIMESTAMP`` literals computed here in Python;
 * rounding is half up by the same formula as the features (``ROUND2`` / ``ROUND4`` below).
 """
@@ -34,6 +34,8 @@ def reference_features_sql(as_of: dt.date) -> str:
     end = _ts(as_of + day)
     s30, s60, s90 = (_ts(as_of - (n - 1) * day) for n in (30, 60, 90))
     md = as_of.year * 12 + as_of.month - 1
+    newest = md - MASK_MONTHS  # the month just before those the mask covers
+    before_mask = _ts(dt.date((newest + 1) // 12, (newest + 1) % 12 + 1, 1))
     month = "(year(ordered_at) * 12 + month(ordered_at) - 1)"
     sql = f"""
 WITH o AS (
@@ -74,12 +76,14 @@ mask AS (
 long_months AS (
     SELECT DISTINCT customer_id, {month} AS m
     FROM orders
-    WHERE status = 'paid' AND ordered_at < {end}
+    WHERE status = 'paid' AND ordered_at < {before_mask}
       AND customer_id IN (SELECT customer_id FROM mask WHERE run + off >= {MASK_MONTHS})
 ),
 long_streak AS (
     SELECT customer_id,
-           max(m) - max(m) FILTER (WHERE prev IS NULL OR prev <> m - 1) + 1 AS streak_exact
+           CASE WHEN max(m) = {newest}
+                THEN max(m) - max(m) FILTER (WHERE prev IS NULL OR prev <> m - 1) + 1
+                ELSE 0 END AS streak_older
     FROM (SELECT customer_id, m, lag(m) OVER (PARTITION BY customer_id ORDER BY m) AS prev
           FROM long_months)
     GROUP BY customer_id
@@ -155,7 +159,7 @@ f AS (
         coalesce(o.orders_30d, 0)
             - CASE WHEN o.first_paid_at >= {s30} THEN 1 ELSE 0 END AS repurchases_30d,
         ROUND2(coalesce(o.spend_90d, 0) / 3) AS arpu_monthly,
-        coalesce(ls.streak_exact, m.run, 0) AS active_months_streak,
+        coalesce(m.run, 0) + coalesce(ls.streak_older, 0) AS active_months_streak,
         coalesce(o.refunds_90d, 0) AS refunds_90d,
         coalesce(e.page_views_90d, 0) AS page_views_90d,
         coalesce(e.lead_forms_total, 0) AS lead_forms_total,

@@ -31,7 +31,8 @@ def _long_streaks(as_of: dt.date) -> list[dict]:
     rows = []
     top = as_of.year * 12 + as_of.month - 1
     for cid, gaps, start in (("L1", set(), 0), ("L2", {63}, 0), ("L3", {0, 70}, 0),
-                             ("L4", {0, 1}, 0), ("L5", {61}, 0), ("L6", set(), 1)):
+                             ("L4", {0, 1}, 0), ("L5", {61}, 0), ("L6", set(), 1),
+                             ("L7", {62}, 0)):
         for back in range(start, 80):
             if back not in gaps:
                 index = top - back
@@ -46,7 +47,7 @@ def test_ibis_features_equal_the_reference_sql(warehouse, seed, as_of):
     data = random_tables(400, seed=seed)
     data["orders"] = pa.concat_tables([data["orders"],
                                        arrow_table("orders", _long_streaks(as_of))])
-    ids = pa.array(["L1", "L2", "L3", "L4", "L5", "L6"])
+    ids = pa.array(["L1", "L2", "L3", "L4", "L5", "L6", "L7"])
     extra = arrow_table("customers", [{"customer_id": c} for c in ids.to_pylist()])
     data["customers"] = pa.concat_tables([data["customers"], extra])
     tables = load_arrow(warehouse, data)
@@ -56,4 +57,4 @@ def test_ibis_features_equal_the_reference_sql(warehouse, seed, as_of):
     assert_same_features(ours, theirs)
     streaks = dict(zip(ours.column("customer_id").to_pylist(),
                        ours.column("active_months_streak").to_pylist(), strict=True))
-    assert [streaks[c] for c in ids.to_pylist()] == [80, 63, 69, 0, 61, 79]
+    assert [streaks[c] for c in ids.to_pylist()] == [80, 63, 69, 0, 61, 79, 62]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,15 @@ from clm.datasets.demo import generate_demo, write_demo
 STAGE_IDS = {"prospect", "new", "growing", "mature", "declining", "churned"}
 
 
-def clm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def clm(*args: str, home: Path) -> subprocess.CompletedProcess:
+    """Run the real command in a child process, with its workspace (CLM_HOME) in ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLM_")}
+    env["CLM_HOME"] = str(home)
     return subprocess.run(
         [sys.executable, "-m", "clm", *args],
         capture_output=True,
         text=True,
-        cwd=cwd,
+        env=env,
         check=False,
     )
 
@@ -41,7 +45,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_run_writes_the_four_contract_files(demo_folder, tmp_path):
     folder, _ = demo_folder
     out = tmp_path / "out"
-    result = clm("run", "--data", str(folder), "--as-of", "2025-12-31", "--out", str(out))
+    result = clm(
+        "run", "--data", str(folder), "--as-of", "2025-12-31", "--out", str(out), home=tmp_path
+    )
     assert result.returncode == 0, result.stderr
 
     stages = _rows(out / "stages.csv")
@@ -90,9 +96,9 @@ def test_rerunning_the_same_date_changes_nothing(demo_folder, tmp_path):
     folder, _ = demo_folder
     out = tmp_path / "out"
     args = ("run", "--data", str(folder), "--as-of", "2025-06-30", "--out", str(out))
-    assert clm(*args).returncode == 0
+    assert clm(*args, home=tmp_path).returncode == 0
     first = {p.name: p.read_bytes() for p in out.glob("*.csv")}
-    second_run = clm(*args)
+    second_run = clm(*args, home=tmp_path)
     assert second_run.returncode == 0, second_run.stderr
     assert {p.name: p.read_bytes() for p in out.glob("*.csv")} == first
     run = json.loads((out / "run.json").read_text("utf-8"))
@@ -108,6 +114,7 @@ def test_missing_data_folder_fails_with_one_line(tmp_path):
         "2025-01-01",
         "--out",
         str(tmp_path / "out"),
+        home=tmp_path,
     )
     assert result.returncode != 0
     assert "nope" in result.stderr
@@ -129,6 +136,7 @@ def test_unreadable_model_fails_with_one_line(demo_folder, tmp_path):
         str(tmp_path / "out"),
         "--model",
         str(model),
+        home=tmp_path,
     )
     assert result.returncode != 0
     assert "broken.yaml" in result.stderr
@@ -137,6 +145,15 @@ def test_unreadable_model_fails_with_one_line(demo_folder, tmp_path):
 
 
 def test_bad_date_option_is_a_usage_error(tmp_path):
-    result = clm("run", "--data", str(tmp_path), "--as-of", "31/12/2025", "--out", str(tmp_path))
+    result = clm(
+        "run",
+        "--data",
+        str(tmp_path),
+        "--as-of",
+        "31/12/2025",
+        "--out",
+        str(tmp_path),
+        home=tmp_path,
+    )
     assert result.returncode == 2
     assert "as-of" in result.stderr

@@ -17,6 +17,7 @@ ORDERS = [("O1", "C1", "2024-03-01 10:00:00", "52,000", "已支付"),
           ("O2", "C2", "2024-03-02", "￥6,500.00", ""),  # GBK has only the full-width yen
           ("O3", "C3", "2024-03-03", "10", "paid"),  # C3 was quarantined: unknown customer
           ("O4", "C1", "2024-03-04", "-1", "paid")]
+ORDER_HEADER = ("订单号", "客户ID", "下单时间", "金额", "状态")
 EVENTS = [{"客户ID": "C1", "发生时间": "2024-03-01", "事件类型": "登录"},
           {"客户ID": "C2", "发生时间": "2024-03-02 08:00", "事件类型": "page_view"}]
 
@@ -68,7 +69,7 @@ def test_reimport_of_same_folder_adds_nothing(tmp_path, warehouse):
 
 def test_later_export_adds_only_new_rows_and_updates_changed_ones(tmp_path, warehouse):
     _run(_folder(tmp_path / "v1"), warehouse)
-    orders = [ORDERS[0][:4] + ("已退款",), ORDERS[1],
+    orders = [(*ORDERS[0][:4], "已退款"), ORDERS[1],
               ("O5", "C2", "2024-04-01", "99", "paid")]
     events = [{"客户ID": "C1", "发生时间": "2024/3/1", "事件类型": "login"},  # same event
               *EVENTS[1:], {"客户ID": "C1", "发生时间": "2024-04-01", "事件类型": "login"}]
@@ -83,10 +84,31 @@ def test_later_export_adds_only_new_rows_and_updates_changed_ones(tmp_path, ware
     assert warehouse.table("events").count().execute() == 3
 
 
+def test_export_without_some_columns_keeps_their_stored_values(tmp_path, warehouse):
+    _run(_folder(tmp_path / "v1"), warehouse)
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    write_csv(v2 / "customers.csv", ("客户ID", "负责人"), [("C1", "王经理"), ("C2", None)])
+    write_csv(v2 / "orders.csv", ("订单号", "客户ID", "下单时间", "金额"),
+              [("O1", "C1", "2024-03-01 10:00:00", "52000"), ("O9", "C1", "2024-05-01", "1")])
+    write_csv(tmp_path / "v1_5.csv", ORDER_HEADER, [(*ORDERS[0][:4], "已退款")])
+    import_file(tmp_path / "v1_5.csv", table="orders", warehouse=warehouse, config=ProjectConfig())
+
+    report = _run(v2, warehouse)
+
+    by_table = {f.table: (f.added, f.updated, f.unchanged) for f in report.files}
+    assert by_table == {"customers": (0, 1, 1), "orders": (1, 0, 1)}
+    customers = warehouse.table("customers").order_by("customer_id").execute()
+    assert list(customers["name"]) == ["张三", "李四"]
+    assert list(customers["owner"].fillna("")) == ["王经理", ""]
+    orders = warehouse.table("orders").order_by("order_id").execute()
+    assert list(orders["status"]) == ["refunded", "paid", "paid"]  # O1 kept, O9 defaulted
+
+
 def test_reimport_replaces_the_files_quarantine_rows(tmp_path, warehouse):
     folder = _folder(tmp_path / "d")
     _run(folder, warehouse)
-    fixed = [r if r[0] != "O4" else r[:3] + ("1",) + r[4:] for r in ORDERS]
+    fixed = [r if r[0] != "O4" else (*r[:3], "1", *r[4:]) for r in ORDERS]
     _folder(folder, orders=fixed)
 
     _run(folder, warehouse)

@@ -1,4 +1,4 @@
-"""Headers map onto the contract: built-in Chinese/English synonyms, config mapping, clear errors."""
+"""Headers map onto the contract: built-in synonyms (zh/en), config mapping, clear errors."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from clm.ingest.synonyms import HEADER_SYNONYMS, VALUE_SYNONYMS, normalize_label
 
 def test_chinese_order_export_maps_without_config(tmp_path, warehouse, load_customers):
     load_customers()
-    path = write_csv(tmp_path / "orders.csv", ("订单号", "客户编号", "下单日期", "订单金额", "订单状态"),
-                     [("O1", "C1", "2024-03-01", "100", "已支付")])
+    header = ("订单号", "客户编号", "下单日期", "订单金额", "订单状态")
+    path = write_csv(tmp_path / "orders.csv", header, [("O1", "C1", "2024-03-01", "100", "已支付")])
 
     report = import_file(path, table="orders", warehouse=warehouse, config=ProjectConfig())
 

@@ -91,7 +91,8 @@ def test_parquet_timestamps_with_a_zone_become_naive_utc(tmp_path, warehouse, lo
     import pyarrow as pa
 
     load_customers()
-    ts = pa.array([dt.datetime(2024, 3, 1, 2, tzinfo=dt.UTC)], pa.timestamp("us", tz="Asia/Shanghai"))
+    ts = pa.array([dt.datetime(2024, 3, 1, 2, tzinfo=dt.UTC)],
+                  pa.timestamp("us", tz="Asia/Shanghai"))
     path = write_parquet(tmp_path / "events.parquet",
                          {"customer_id": ["C1"], "occurred_at": ts, "event_type": ["login"]})
 
@@ -117,6 +118,38 @@ def test_json_lines_with_bad_lines_quarantined_by_line_number(tmp_path, warehous
     assert_balanced(report)
     assert (report.read, report.imported, _lines(report)) == (4, 2, [3, 4])
     assert quarantine_frame(report)["raw"][0] == json.dumps({"_line": "{not json}"})
+
+
+@pytest.mark.parametrize("reader", ["duckdb", "python"])
+@pytest.mark.parametrize("blank_line", [False, True], ids=["dense", "blank-line"])
+def test_json_lines_readers_agree_on_values_lines_and_reasons(tmp_path, warehouse, monkeypatch,
+                                                              load_customers, blank_line, reader):
+    from clm.ingest import text_readers
+
+    if reader == "python":
+        monkeypatch.setattr(text_readers, "_read_json_lines_duckdb", lambda *a, **k: None)
+    load_customers()
+    lines = [json.dumps({"客户ID": "C1", "发生时间": "2024-03-01", "事件类型": "登录"},
+                        ensure_ascii=False),
+             '{"客户ID": "C2", "发生时间": "2024-03-02", "事件类型": 7, "功能": {"a": 1}}',
+             "oops",
+             '"a string"',
+             '{"客户ID": "C3", "发生时间": "2024-03-03", "事件类型": "login", "a\\"b": true}']
+    if blank_line:
+        lines.insert(1, "")
+    (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+
+    report = _import(tmp_path / "events.jsonl", warehouse, "events")
+
+    assert_balanced(report)
+    shift = 1 if blank_line else 0
+    frame = quarantine_frame(report)
+    assert list(frame["line"]) == [2 + shift, 3 + shift, 4 + shift]
+    assert list(frame["reason"])[1:] == ["not valid JSON", "not a JSON object"]
+    assert json.loads(frame["raw"][0]) == {"客户ID": "C2", "发生时间": "2024-03-02",
+                                           "事件类型": "7", "功能": '{"a":1}', 'a"b': None}
+    assert report.unmapped == ['a"b']
+    assert report.imported == 2
 
 
 def test_json_array_file_uses_record_numbers(tmp_path, warehouse):
@@ -175,15 +208,15 @@ def test_header_only_file_imports_nothing(tmp_path, warehouse):
 def test_empty_file_is_a_data_file_error(tmp_path, warehouse):
     (tmp_path / "customers.csv").write_bytes(b"")
 
-    with pytest.raises(DataFileError, match="customers.csv: the file is empty"):
+    with pytest.raises(DataFileError, match=r"customers\.csv: the file is empty"):
         _import(tmp_path / "customers.csv", warehouse, "customers")
 
 
 def test_missing_file_and_unsupported_type_are_data_file_errors(tmp_path, warehouse):
-    with pytest.raises(DataFileError, match="nope.csv"):
+    with pytest.raises(DataFileError, match=r"nope\.csv"):
         _import(tmp_path / "nope.csv", warehouse, "customers")
     (tmp_path / "customers.txt").write_text("customer_id\nC1\n", "utf-8")
-    with pytest.raises(DataFileError, match="unsupported file type .txt"):
+    with pytest.raises(DataFileError, match=r"unsupported file type \.txt"):
         _import(tmp_path / "customers.txt", warehouse, "customers")
 
 
@@ -209,7 +242,7 @@ def test_configured_file_names_are_used_and_must_exist(tmp_path):
     write_csv(tmp_path / "客户.csv", ("客户ID",), [("C1",)])
     ingest = IngestConfig(files={"customers": "客户.csv", "orders": "订单.xlsx"})
 
-    with pytest.raises(DataFileError, match="订单.xlsx"):
+    with pytest.raises(DataFileError, match=r"订单\.xlsx"):
         find_table_files(tmp_path, ingest=ingest)
     ingest = IngestConfig(files={"customers": "客户.csv"})
     assert find_table_files(tmp_path, ingest=ingest)["customers"].name == "客户.csv"
@@ -227,3 +260,31 @@ def test_folder_without_customers_or_with_two_candidates_is_an_error(tmp_path):
 def test_missing_folder_is_a_data_file_error(tmp_path):
     with pytest.raises(DataFileError, match="data folder not found"):
         find_table_files(tmp_path / "absent", ingest=IngestConfig())
+
+
+def test_typed_parquet_columns_are_used_without_a_text_round_trip(tmp_path, warehouse,
+                                                                  load_customers):
+    import pyarrow as pa
+
+    load_customers()
+    path = write_parquet(tmp_path / "orders.parquet", {
+        "order_id": pa.array([1001, 1002, 1003], pa.int64()),
+        "customer_id": ["C1", "C2", "C3"],
+        "ordered_at": pa.array([dt.date(2024, 3, 1), dt.date(1800, 1, 1), None], pa.date32()),
+        "amount": pa.array([52000, -1, 3], pa.int32()),
+        "status": ["已支付", "paid", "paid"],
+    })
+
+    report = _import(path, warehouse)
+
+    assert_balanced(report)
+    stored = warehouse.table("orders").to_pyarrow().to_pylist()
+    assert [(r["order_id"], r["ordered_at"], r["amount"], r["status"]) for r in stored] == [
+        ("1001", dt.datetime(2024, 3, 1), 52000.0, "paid")]
+    frame = quarantine_frame(report)
+    assert list(zip(frame["line"], frame["field"], strict=True)) == [(2, "ordered_at"),
+                                                                     (3, "ordered_at")]
+    assert frame["reason"][0].startswith("not a valid date: '1800-01-01")
+    assert json.loads(frame["raw"][0]) == {"order_id": "1002", "customer_id": "C2",
+                                           "ordered_at": "1800-01-01", "amount": "-1",
+                                           "status": "paid"}

@@ -35,6 +35,13 @@ def _stored(warehouse, table="orders"):
         ("2024年3月1日 10:05:09", dt.datetime(2024, 3, 1, 10, 5, 9)),
         ("20240301", dt.datetime(2024, 3, 1)),
         (" 2024-03-01 ", dt.datetime(2024, 3, 1)),
+        ("\t2024/3/1\u3000", dt.datetime(2024, 3, 1)),
+        ("2024.3.1", dt.datetime(2024, 3, 1)),
+        ("2024-3-1 9:05", dt.datetime(2024, 3, 1, 9, 5)),
+        ("2024-03-01 10:00:00.250", dt.datetime(2024, 3, 1, 10, 0, 0, 250000)),
+        ("2024年3月1日10时05分", dt.datetime(2024, 3, 1, 10, 5)),
+        ("20240301103000", dt.datetime(2024, 3, 1, 10, 30)),
+        ("2024-03-01 10:00:00+08:00", dt.datetime(2024, 3, 1, 10)),  # wall clock kept
     ],
 )
 def test_date_forms_are_understood_and_stored_naive(tmp_path, warehouse, load_customers, text,
@@ -72,7 +79,8 @@ def test_amount_forms_are_understood(tmp_path, warehouse, load_customers, text, 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("", "paid"), ("paid", "paid"), ("PAID", "paid"), ("已支付", "paid"), ("已付款", "paid"),
+    [("", "paid"), ("  ", "paid"), (" paid\u3000", "paid"), ("paid", "paid"), ("PAID", "paid"),
+     ("已支付", "paid"), ("已付款", "paid"),
      ("退款", "refunded"), ("已退款", "refunded"), ("取消", "cancelled"), ("已取消", "cancelled"),
      ("canceled", "cancelled")],
 )
@@ -100,12 +108,16 @@ BAD_ORDERS = [
     (("O5", "C1", "2024-02-30", "1", "paid"), "ordered_at", "not a valid date: '2024-02-30'"),
     (("O6", "C1", "2024-13-01", "1", "paid"), "ordered_at", "not a valid date"),
     (("O7", "C1", "yesterday", "1", "paid"), "ordered_at", "not a valid date"),
+    (("O7a", "C1", "0024-03-01", "1", "paid"), "ordered_at", "not a valid date"),
+    (("O7b", "C1", "03/01/2024", "1", "paid"), "ordered_at", "not a valid date"),
     (("O8", "C1", "2024-03-01", "-5", "paid"), "amount", "amount must be >= 0, got '-5'"),
     (("O9", "C1", "2024-03-01", "¥-6,500", "paid"), "amount", "amount must be >= 0"),
     (("O10", "C1", "2024-03-01", "abc", "paid"), "amount", "not a number: 'abc'"),
     (("O11", "C1", "2024-03-01", "nan", "paid"), "amount", "not a number"),
     (("O12", "C1", "2024-03-01", "1", "shipped"), "status", "unknown status 'shipped'"),
+    (("O12a", "C1", "2024-03-01", "1", "待付款"), "status", "unknown status '待付款'"),
     (("O13", "C404", "2024-03-01", "1", "paid"), "customer_id", "unknown customer 'C404'"),
+    (("O14", "c1", "2024-03-01", "1", "paid"), "customer_id", "unknown customer 'c1'"),
 ]
 
 
@@ -116,7 +128,7 @@ def test_unusable_order_is_quarantined_with_field_reason_and_raw_row(tmp_path, w
                                                                      reason):
     load_customers()
     good = ("G1", "C2", "2024-03-01", "10", "paid")
-    report = _orders(tmp_path, warehouse, [good, row, good[:1] + ("C3",) + good[2:]][:2])
+    report = _orders(tmp_path, warehouse, [good, row])
 
     assert_balanced(report)
     assert (report.read, report.imported, report.quarantined) == (2, 1, 1)
@@ -222,3 +234,12 @@ def test_future_dates_are_accepted(tmp_path, warehouse, load_customers):
     report = _orders(tmp_path, warehouse, [("O1", "C1", "2099-01-01", "1", "paid")])
 
     assert report.imported == 1
+
+
+def test_ids_are_trimmed_of_ascii_and_full_width_spaces(tmp_path, warehouse, load_customers):
+    load_customers()
+    report = _orders(tmp_path, warehouse, [("\u3000O1 ", "\tC1 ", "2024-03-01", "1", "paid")])
+
+    assert report.imported == 1
+    stored = _stored(warehouse)
+    assert (stored["order_id"][0], stored["customer_id"][0]) == ("O1", "C1")

@@ -174,3 +174,19 @@ def test_transitions_are_kept_per_model_version(sync, make_frames, store):
     assert sorted(versions) == ["default@1", "default@2"]
     assert entry.actor_run_id == "run-2" and entry.model_version == "default@2"
 
+
+
+def test_customers_first_seen_long_after_entering_get_the_recurring_follow_up_only(
+    sync, make_frames, store
+):
+    customers, current, transitions = make_frames(2, stages=["mature", "mature"])
+    current.loc[0, "stage_since"] = dt.date(2022, 5, 1)  # a customer of long standing
+    report = sync(customers, current, transitions)
+    with store.session() as s:
+        kinds = {cid: sorted(k for c, k in s.execute(select(Task.customer_id, Task.kind))
+                             if c == cid) for cid in ("c000", "c001")}
+        due = s.scalar(select(Task.due_on).where(Task.customer_id == "c000"))
+    assert kinds == {"c000": ["cadence_follow_up"],
+                     "c001": ["referral_invitation", "vip_welcome"]}
+    assert due == dt.date(2024, 4, 1)  # mature: monthly from the sync date
+    assert report.tasks_opened == 3

@@ -6,12 +6,21 @@ import datetime as dt
 import threading
 import time
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
 from clm.errors import ConflictError, NotFoundError, PermissionDeniedError
 from clm.services.audit import transaction
-from clm.services.tasks import cancel_task, complete_task, create_task, due_tasks, list_tasks
+from clm.services.playbooks import default_playbook
+from clm.services.tasks import (
+    assign,
+    cancel_task,
+    complete_task,
+    create_task,
+    due_tasks,
+    list_tasks,
+)
 from clm.store.engine import Store
 from clm.store.tables import AuditEntry, Task
 
@@ -159,3 +168,18 @@ def test_users_list_their_own_tasks_and_due_ones_include_overdue(store, sync, ma
             list_tasks(s, actor=mei, assignee_id=lei.user_id)
         due = due_tasks(s, user_id=mei.user_id, as_of=dt.date(2024, 3, 10))
     assert [t.due_on for t in due] == [dt.date(2024, 3, 2), dt.date(2024, 3, 9)]
+
+
+def test_assignment_keeps_fitting_owners_then_picks_the_least_loaded_lowest_id():
+    entries = pd.DataFrame({
+        "customer_id": ["d", "a", "c", "b"], "stage": ["new"] * 4,
+        "owner_user_id": [None, 10, None, 11], "n_tasks": [2, 2, 2, 2],
+    })
+    users = pd.DataFrame({"user_id": [12, 10, 11], "role": ["success", "success", "sales"]})
+    load = {12: 3}
+    chosen = assign(entries, playbook=default_playbook(), users=users, load=load)
+    # a stays with its owner 10 (success fits "new"); b's owner is sales, so b, c, d are
+    # spread in id order: b -> 10 (load 2 < 3), c -> 12 (3 < 4), d -> 10 (4 < 5)
+    assert dict(zip(entries["customer_id"], chosen.tolist(), strict=True)) == {
+        "a": 10, "b": 10, "c": 12, "d": 10}
+    assert load == {10: 6, 12: 5}

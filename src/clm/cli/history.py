@@ -18,10 +18,6 @@ console = Console()
 history_app = typer.Typer(help="Backfill and rebuild the stage history.", no_args_is_help=True)
 model_app = typer.Typer(help="Check stage model files.", no_args_is_help=True)
 
-OutOpt = Annotated[
-    Path,
-    typer.Option("--out", help="The folder a `clm run` wrote (its warehouse holds the history)"),
-]
 ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", help="Stage model file (YAML or TOML); default: the built-in model"),
@@ -34,18 +30,14 @@ def _load(model: Path | None):
     return load_model(model) if model else load_model("default")
 
 
-def _workspace(out: Path):
-    from clm.errors import DataFileError
+def _workspace():
     from clm.services.pipeline import open_workspace
 
-    if not out.is_dir():
-        raise DataFileError(f"{out} is not a folder written by `clm run`", file=str(out))
-    return open_workspace(out, get_settings())
+    return open_workspace(get_settings())
 
 
 @history_app.command("backfill")
 def backfill(
-    out: OutOpt,
     start: Annotated[
         dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First date (YYYY-MM-DD)")
     ],
@@ -62,7 +54,7 @@ def backfill(
     if step not in {"day", "week", "month"}:
         raise InputError(f"--step must be day, week or month, not {step!r}", field="step")
     stage_model = _load(model)
-    history = StageHistory(_workspace(out), model=stage_model)
+    history = StageHistory(_workspace(), model=stage_model)
     dates = step_dates(start.date(), end.date(), step)
     settings = get_settings()
     with _progress(settings.locale) as progress:
@@ -76,7 +68,6 @@ def backfill(
 
 @history_app.command("rebuild")
 def rebuild(
-    out: OutOpt,
     model: Annotated[Path, typer.Option("--model", help="The new stage model file")],
     as_of: Annotated[
         dt.datetime,
@@ -92,7 +83,7 @@ def rebuild(
     from clm.services.model_change import preview_model_change, save_model_change
 
     stage_model = _load(model)
-    warehouse = _workspace(out)
+    warehouse = _workspace()
     with _progress(get_settings().locale) as progress:
         diff = preview_model_change(
             warehouse,

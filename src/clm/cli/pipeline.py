@@ -101,7 +101,7 @@ def run(
         Path,
         typer.Option(
             "--out",
-            help="Folder for the results (stages.csv, transitions.csv, quarantine.csv, run.json)",
+            help="Folder for stages.csv, transitions.csv, quarantine.csv and run.json",
         ),
     ],
     model: Annotated[

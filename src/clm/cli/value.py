@@ -24,22 +24,28 @@ from clm.domain.i18n import normalize_locale
 # Labels of this command group, in both languages (a test checks both exist).
 LABELS: dict[str, dict[str, str]] = {
     "value.fitting": {"en": "Fitting {model}", "zh-CN": "正在拟合 {model}"},
-    "value.iteration": {"en": "iteration {n}, log-likelihood {ll:.2f}",
-                        "zh-CN": "第 {n} 次迭代，对数似然 {ll:.2f}"},
+    "value.iteration": {
+        "en": "iteration {n}, log-likelihood {ll:.2f}",
+        "zh-CN": "第 {n} 次迭代，对数似然 {ll:.2f}",
+    },
     "value.param": {"en": "Parameter", "zh-CN": "参数"},
     "value.estimate": {"en": "Estimate", "zh-CN": "估计值"},
     "value.std_error": {"en": "Std. error", "zh-CN": "标准误"},
     "value.log_likelihood": {"en": "Log-likelihood", "zh-CN": "对数似然"},
     "value.customers": {"en": "Customers", "zh-CN": "客户数"},
     "value.repeat_buyers": {"en": "Repeat buyers", "zh-CN": "复购客户数"},
-    "value.holdout": {"en": "Holdout: predicted vs actual purchases",
-                      "zh-CN": "验证期：预测与实际购买次数对比"},
+    "value.holdout": {
+        "en": "Holdout: predicted vs actual purchases",
+        "zh-CN": "验证期：预测与实际购买次数对比",
+    },
     "value.frequency_cal": {"en": "Calibration purchases", "zh-CN": "校准期复购次数"},
     "value.actual": {"en": "Actual per customer", "zh-CN": "人均实际"},
     "value.predicted": {"en": "Predicted per customer", "zh-CN": "人均预测"},
     "value.predicting": {"en": "Predicting", "zh-CN": "正在预测"},
-    "value.written": {"en": "Wrote {rows} customers to {path}",
-                      "zh-CN": "已将 {rows} 位客户写入 {path}"},
+    "value.written": {
+        "en": "Wrote {rows} customers to {path}",
+        "zh-CN": "已将 {rows} 位客户写入 {path}",
+    },
 }
 
 
@@ -61,9 +67,9 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-
-value_app = typer.Typer(help="Fit customer-value models (BG/NBD, Pareto/NBD, Gamma-Gamma, sBG).",
-                        no_args_is_help=True)
+value_app = typer.Typer(
+    help="Fit customer-value models (BG/NBD, Pareto/NBD, Gamma-Gamma, sBG).", no_args_is_help=True
+)
 
 
 def label(key: str, locale: str, **values: object) -> str:
@@ -94,25 +100,43 @@ def _today() -> dt.date:
 @value_app.command("fit")
 def fit(
     model: Annotated[ModelName, typer.Option("--model", help="bgnbd, pnbd, gg or sbg")],
-    orders: Annotated[Path | None, typer.Option(
-        "--orders", help="Orders file: customer_id, ordered_at, amount [, status]")] = None,
-    cohort: Annotated[Path | None, typer.Option(
-        "--cohort", help="For sbg: a period, alive table of one cohort")] = None,
-    calibration_end: Annotated[dt.datetime | None, typer.Option(
-        "--calibration-end", formats=["%Y-%m-%d"], help="Last day of the calibration period")
+    orders: Annotated[
+        Path | None,
+        typer.Option("--orders", help="Orders file: customer_id, ordered_at, amount [, status]"),
     ] = None,
-    holdout_end: Annotated[dt.datetime | None, typer.Option(
-        "--holdout-end", formats=["%Y-%m-%d"],
-        help="Last day of a holdout period; adds a predicted-vs-actual report")] = None,
-    as_of: Annotated[dt.datetime | None, typer.Option(
-        "--as-of", formats=["%Y-%m-%d"],
-        help="Date the data was extracted; later orders are an error (default: today)")] = None,
-    time_unit: Annotated[TimeUnit, typer.Option("--time-unit", help="day or week")
-                         ] = TimeUnit.week,
-    output: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")
-                      ] = OutputFormat.table,
-    save: Annotated[Path | None, typer.Option(
-        "--save", help="Also write the fitted parameters to this JSON file")] = None,
+    cohort: Annotated[
+        Path | None, typer.Option("--cohort", help="For sbg: a period, alive table of one cohort")
+    ] = None,
+    calibration_end: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--calibration-end", formats=["%Y-%m-%d"], help="Last day of the calibration period"
+        ),
+    ] = None,
+    holdout_end: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--holdout-end",
+            formats=["%Y-%m-%d"],
+            help="Last day of a holdout period; adds a predicted-vs-actual report",
+        ),
+    ] = None,
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Date the data was extracted; later orders are an error (default: today)",
+        ),
+    ] = None,
+    time_unit: Annotated[TimeUnit, typer.Option("--time-unit", help="day or week")] = TimeUnit.week,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table, csv or json")
+    ] = OutputFormat.table,
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", help="Also write the fitted parameters to this JSON file"),
+    ] = None,
 ) -> None:
     """Fit a customer-value model by maximum likelihood and print its parameters."""
     from clm.services.value_fit import fit_value_model
@@ -122,9 +146,12 @@ def fit(
     title = label("value.fitting", locale, model=model.value)
     with _fit_progress(title, locale, enabled=output is OutputFormat.table) as on_iteration:
         result = fit_value_model(
-            model=model.value, orders=orders, cohort=cohort,
+            model=model.value,
+            orders=orders,
+            cohort=cohort,
             calibration_end=calibration_end.date() if calibration_end else None,
-            time_unit=time_unit.value, as_of=as_of_day,
+            time_unit=time_unit.value,
+            as_of=as_of_day,
             holdout_end=holdout_end.date() if holdout_end else None,
             progress=on_iteration,  # type: ignore[arg-type]
         )
@@ -173,8 +200,12 @@ def _print_table(result, locale: str) -> None:
         for key in ("value.frequency_cal", "value.customers", "value.actual", "value.predicted"):
             hold.add_column(label(key, locale), justify="right")
         for row in result.holdout.itertuples(index=False):
-            hold.add_row(str(row.frequency_cal), str(row.customers),
-                         f"{row.actual_per_customer:.3f}", f"{row.predicted_per_customer:.3f}")
+            hold.add_row(
+                str(row.frequency_cal),
+                str(row.customers),
+                f"{row.actual_per_customer:.3f}",
+                f"{row.predicted_per_customer:.3f}",
+            )
         console.print(hold)
 
 
@@ -182,18 +213,25 @@ def _print_table(result, locale: str) -> None:
 def predict(
     params: Annotated[Path, typer.Option("--params", help="A bgnbd/pnbd model from fit --save")],
     orders: Annotated[Path, typer.Option("--orders", help="Orders file, as for fit")],
-    calibration_end: Annotated[dt.datetime, typer.Option(
-        "--calibration-end", formats=["%Y-%m-%d"], help="Date the summaries are taken at")],
+    calibration_end: Annotated[
+        dt.datetime,
+        typer.Option(
+            "--calibration-end", formats=["%Y-%m-%d"], help="Date the summaries are taken at"
+        ),
+    ],
     horizon: Annotated[float, typer.Option("--horizon", help="Horizon in time units", min=0)],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
-    spend_params: Annotated[Path | None, typer.Option(
-        "--spend-params", help="A gg model saved by fit --save; adds expected spend and CLV")
+    spend_params: Annotated[
+        Path | None,
+        typer.Option(
+            "--spend-params", help="A gg model saved by fit --save; adds expected spend and CLV"
+        ),
     ] = None,
-    time_unit: Annotated[TimeUnit, typer.Option("--time-unit", help="day or week")
-                         ] = TimeUnit.week,
+    time_unit: Annotated[TimeUnit, typer.Option("--time-unit", help="day or week")] = TimeUnit.week,
     periods: Annotated[int, typer.Option("--periods", min=1, help="Discounting steps")] = 12,
-    discount_rate: Annotated[float, typer.Option("--discount-rate", min=0,
-                                                 help="Discount rate per step")] = 0.0,
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", min=0, help="Discount rate per step")
+    ] = 0.0,
     margin: Annotated[float, typer.Option("--margin", help="Profit share of spend")] = 1.0,
 ) -> None:
     """Write expected purchases, P(alive) and CLV per customer to a CSV file."""
@@ -204,10 +242,16 @@ def predict(
     spend = load_model(spend_params) if spend_params else None
     with _fit_progress(label("value.predicting", locale), locale, enabled=True):
         frame = predict_values(
-            transactions=transactions, spend=spend, orders=orders,  # type: ignore[arg-type]
-            calibration_end=calibration_end.date(), time_unit=time_unit.value,
-            as_of=max(calibration_end.date(), _today()), horizon=horizon, periods=periods,
-            discount_rate=discount_rate, margin=margin,
+            transactions=transactions,
+            spend=spend,
+            orders=orders,  # type: ignore[arg-type]
+            calibration_end=calibration_end.date(),
+            time_unit=time_unit.value,
+            as_of=max(calibration_end.date(), _today()),
+            horizon=horizon,
+            periods=periods,
+            discount_rate=discount_rate,
+            margin=margin,
         )
     frame.to_csv(out, index=False)
     Console(stderr=True).print(label("value.written", locale, rows=len(frame), path=out))

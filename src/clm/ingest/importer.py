@@ -39,13 +39,15 @@ def _known_customers(warehouse: Warehouse) -> pa.Table:
     return warehouse.table("customers").select("customer_id").to_pyarrow()
 
 
-def _quarantine_rows(con: duckdb.DuckDBPyConnection, *, file: str, table: str,
+def _quarantine_rows(con: duckdb.DuckDBPyConnection, *, file: str, table: str, staged: str,
                      headers: list[str], malformed: list[dict]) -> pa.Table:
-    raw = "json_object(" + ", ".join(f"{sql_str(h)}, r.{ident(h)}" for h in headers) + ")"
+    """Rejected rows with their original values as a JSON object (keys in file order)."""
+    raw = "json_object(" + ", ".join(
+        f"{sql_str(h)}, CAST(r.{ident(h)} AS VARCHAR)" for h in headers) + ")"
     rejected = con.execute(
         f"SELECT ? AS file, ? AS \"table\", c.{LINE} AS line, c.__field AS field, "
         f"c.__code AS code, c.__reason AS reason, CAST({raw} AS VARCHAR) AS raw "
-        f"FROM {CHECKED} c JOIN raw r USING ({LINE}) WHERE c.__check IS NOT NULL",
+        f"FROM {CHECKED} c JOIN {ident(staged)} r USING ({LINE}) WHERE c.__check IS NOT NULL",
         [file, table],
     ).to_arrow_table().cast(QUARANTINE_SCHEMA)
     if malformed:
@@ -68,6 +70,7 @@ def _import(path: Path, *, table: str, file: str, warehouse: Warehouse, config: 
             closing(duckdb.connect()) as con:
         con.execute(f"SET temp_directory = {sql_str(tmp)}")
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # the caller draws progress
         result = read_file(con, path, table=table, file=file,
                            encoding=config.ingest.encoding, workdir=Path(tmp))
         staged = result.staged
@@ -82,16 +85,19 @@ def _import(path: Path, *, table: str, file: str, warehouse: Warehouse, config: 
                         f"SELECT DISTINCT customer_id FROM {KNOWN_CUSTOMERS}_arrow")
         validate(con, staged=staged.name, table=table, mapping=mapping,
                  customers_known=contract.references_customer,
-                 excel_serial=result.format == "xlsx")
+                 excel_serial=result.format == "xlsx", types=staged.types)
+        quarantine = _quarantine_rows(con, file=file, table=table, staged=staged.name,
+                                      headers=staged.headers, malformed=staged.malformed)
+        con.execute(f"DROP TABLE {staged.name}")  # peak memory: raw text, then typed rows
         names = ", ".join(ident(c) for c in contract.column_names)
+        # CREATE TABLE AS and UPDATE keep insertion order, so rows stay in file order.
         good = con.execute(
             f"SELECT {names}, row_key, ? AS source_file, {LINE} AS source_line "
-            f"FROM {CHECKED} WHERE __check IS NULL ORDER BY {LINE}",
+            f"FROM {CHECKED} WHERE __check IS NULL",
             [file],
         ).to_arrow_table()
-        quarantine = _quarantine_rows(con, file=file, table=table, headers=staged.headers,
-                                      malformed=staged.malformed)
-    added, updated, unchanged = load_rows(warehouse, table=table, rows=good)
+    absent = [c for c in contract.column_names if mapping.source(c) is None]
+    added, updated, unchanged = load_rows(warehouse, table=table, rows=good, absent=absent)
     replace_quarantine(warehouse, table=table, file=file, rows=quarantine,
                        import_id=import_id, imported_at=imported_at)
     if progress:

@@ -15,6 +15,7 @@ fixed in the new export leaves the quarantine.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 import ibis
@@ -51,8 +52,14 @@ def _execute(warehouse: Warehouse, expr: sge.Expression) -> None:
     con.raw_sql(expr)  # pragma: no cover - every SQL backend has _safe_raw_sql today
 
 
-def load_rows(warehouse: Warehouse, *, table: str, rows: pa.Table) -> tuple[int, int, int]:
+def load_rows(warehouse: Warehouse, *, table: str, rows: pa.Table,
+              absent: Collection[str] = ()) -> tuple[int, int, int]:
     """Upsert accepted ``rows`` (canonical schema) into ``table``.
+
+    ``absent`` names contract columns the file did not have: an existing row keeps its stored
+    values there (an export of ``customer_id`` and ``owner`` reassigns owners without erasing
+    names; an orders export without ``status`` does not turn refunds back into ``paid``), and
+    they take no part in deciding whether the row changed.
 
     Returns ``(added, updated, unchanged)``.
     """
@@ -72,15 +79,22 @@ def load_rows(warehouse: Warehouse, *, table: str, rows: pa.Table) -> tuple[int,
     )
     joined = new.left_join(old, new.row_key == old[f"{_OLD}row_key"])
     is_new = joined[f"{_OLD}row_key"].isnull()
-    same = ibis.and_(*(joined[c].identical_to(joined[f"{_OLD}{c}"]) for c in columns))
+    present = [c for c in columns if c not in absent]
+    same = ibis.and_(*(joined[c].identical_to(joined[f"{_OLD}{c}"]) for c in present))
     counts = joined.aggregate(
         added=is_new.sum(), unchanged=(~is_new & same).sum(), n=joined.count()
     ).execute()
     added = int(counts["added"].iloc[0] or 0)
     unchanged = int(counts["unchanged"].iloc[0] or 0)
     updated = int(counts["n"].iloc[0]) - added - unchanged
-    if added + updated:
-        changed = joined.filter(is_new | ~same).select(*rows.column_names).to_pyarrow()
+    # Both sets are read before anything is written. New keys take a plain insert (cheaper
+    # than a MERGE); only changed rows are upserted.
+    new_rows = joined.filter(is_new).select(*rows.column_names).to_pyarrow() if added else None
+    kept = {c: joined[f"{_OLD}{c}"] if c in absent else joined[c] for c in rows.column_names}
+    changed = joined.filter(~is_new & ~same).select(**kept).to_pyarrow() if updated else None
+    if new_rows is not None:
+        warehouse.insert(table, new_rows)
+    if changed is not None:
         warehouse.upsert(table, changed, on="row_key")
     return added, updated, unchanged
 

@@ -47,10 +47,9 @@ class RunResult:
         return sum(f.quarantined for f in self.import_report.files)
 
 
-def open_workspace(out: Path, settings: Settings) -> Warehouse:
-    """The warehouse of a run: ``CLM_WAREHOUSE_URL`` if set, else a DuckDB file in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    return Warehouse.connect(settings.warehouse_url or f"duckdb://{out / 'warehouse.duckdb'}")
+def open_workspace(settings: Settings) -> Warehouse:
+    """The warehouse of this installation: ``CLM_WAREHOUSE_URL``, else DuckDB in ``CLM_HOME``."""
+    return Warehouse.connect(settings.resolved_warehouse_url())
 
 
 def run_pipeline(
@@ -68,7 +67,8 @@ def run_pipeline(
         raise DataFileError(f"data folder {data_dir} does not exist", file=str(data_dir))
     model = load_model(model_path) if model_path else load_model("default")
     config = load_project_config(data_dir / "clm.toml")
-    warehouse = open_workspace(out, settings)
+    warehouse = open_workspace(settings)
+    out.mkdir(parents=True, exist_ok=True)
 
     report = import_folder(
         data_dir, warehouse=warehouse, config=config, progress=progress.on_import

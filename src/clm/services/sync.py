@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ from clm.errors import InputError
 from clm.services.actors import Actor
 from clm.services.audit import record, record_many, transaction
 from clm.services.playbooks import Playbook, ensure_playbook, save_playbook
-from clm.services.tasks import active_users, assign, open_task_load
+from clm.services.tasks import active_users, assign, cadence_title, open_task_load
 from clm.store.bulk import canonical, drop_staged, insert_frame, read_frame, stage_frame, utcnow
 from clm.store.tables import Customer, CustomerStage, StageTransition, Task, User
 
@@ -191,6 +191,7 @@ def sync_stages(
     as_of: date,
     playbook: Playbook | None = None,
     open_entry_tasks: bool = True,
+    entry_window_days: int = 30,
     now: datetime | None = None,
 ) -> SyncReport:
     """Bring the store up to date with one engine run; idempotent.
@@ -216,6 +217,9 @@ def sync_stages(
         force, or the shipped default when the store has none.
     open_entry_tasks
         Open the entry tasks of a customer's stage on a change (and on first sight).
+    entry_window_days
+        A customer seen for the first time whose ``stage_since`` is more than this many days
+        before ``as_of`` gets only the stage's recurring follow-up task, not its entry tasks.
     """
     _require(customers, "customers", ("customer_id",))
     _require(current, "current", ("customer_id", "stage"))
@@ -235,7 +239,9 @@ def sync_stages(
         )
         _sync_transitions(session, transitions, model_version, run_id, owners, report)
         opened, superseded = (
-            _apply_playbook(session, entries, playbook, version_id, as_of, now, report)
+            _apply_playbook(
+                session, entries, playbook, version_id, as_of, now, report, entry_window_days
+            )
             if open_entry_tasks and not entries.empty
             else ({}, {})
         )
@@ -436,13 +442,19 @@ def _sync_current(
     entries = pd.concat(
         [
             pd.DataFrame(
-                {"customer_id": new["customer_id"], "stage": new["stage"], "from_stage": None}
+                {
+                    "customer_id": new["customer_id"],
+                    "stage": new["stage"],
+                    "from_stage": None,
+                    "stage_since": new["stage_since"],
+                }
             ),
             pd.DataFrame(
                 {
                     "customer_id": moved["customer_id"],
                     "stage": moved["stage"],
                     "from_stage": moved["stage_old"],
+                    "stage_since": moved["stage_since"],
                 }
             ),
         ],
@@ -574,6 +586,7 @@ def _apply_playbook(
     as_of: date,
     now: datetime,
     report: SyncReport,
+    entry_window_days: int,
 ) -> tuple[dict[str, list[str]], dict[str, list[int]]]:
     """Supersede the old stage's open playbook tasks and open the new stage's entry tasks."""
     superseded: dict[str, list[int]] = {}
@@ -598,26 +611,38 @@ def _apply_playbook(
         report.tasks_superseded = len(old)
         drop_staged(session, staged)
 
-    plans = {stage: spec.planned_tasks(as_of) for stage, spec in playbook.stages.items()}
-    todo = entries[entries["stage"].map(lambda s: bool(plans.get(s)))].copy()
+    rows = []
+    for stage, spec in playbook.stages.items():
+        rows += [(stage, "entry", *item) for item in spec.planned_tasks(as_of)]
+        en, zh = cadence_title(spec.cadence)
+        rows.append((stage, "cadence", "cadence_follow_up", en, zh, spec.cadence.next_after(as_of)))
+    plan_rows = pd.DataFrame(rows, columns=["stage", "plan", "kind", "title", "title_zh", "due_on"])
+    sizes = plan_rows.groupby(["stage", "plan"]).size()
+    todo = entries[entries["stage"].isin(list(playbook.stages))].copy()
+    # a customer first seen long after entering their stage gets the stage's recurring
+    # follow-up, not the entry tasks (no "onboarding call" for a customer of three years)
+    cutoff = (as_of - timedelta(days=entry_window_days)).isoformat()
+    settled = (
+        todo["from_stage"].isna() & (todo["stage_since"] != "") & (todo["stage_since"] < cutoff)
+    )
+    todo["plan"] = np.where(settled.to_numpy(dtype=bool), "cadence", "entry")
+    todo["n_tasks"] = [
+        int(sizes.get((st, pl), 0)) for st, pl in zip(todo["stage"], todo["plan"], strict=True)
+    ]
+    todo = todo[todo["n_tasks"] > 0]
     if todo.empty:
         return {}, superseded
-    todo["n_tasks"] = todo["stage"].map(lambda s: len(plans[s]))
     todo["owner_user_id"] = pd.to_numeric(
         todo["owner_user_id"].where(todo["owner_user_id"] != "", None), errors="coerce"
     ).astype("Int64")
     todo["assignee_id"] = assign(
         todo, playbook=playbook, users=active_users(session), load=open_task_load(session)
     )
-    plan_rows = pd.DataFrame(
-        [
-            (stage, kind, en, zh, due)
-            for stage, items in plans.items()
-            for kind, en, zh, due in items
-        ],
-        columns=["stage", "kind", "title", "title_zh", "due_on"],
+    tasks = (
+        todo[["customer_id", "stage", "plan", "assignee_id"]]
+        .merge(plan_rows, on=["stage", "plan"])
+        .drop(columns=["plan"])
     )
-    tasks = todo[["customer_id", "stage", "assignee_id"]].merge(plan_rows, on="stage")
     tasks["due_on"] = tasks["due_on"].map(lambda d: d.isoformat())
     tasks = tasks.assign(
         status="open", origin="playbook", playbook_version_id=version_id, created_at=now, version=1

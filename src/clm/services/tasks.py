@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from clm.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from clm.services.actors import Actor
 from clm.services.audit import record, transaction
-from clm.services.playbooks import Playbook, active_playbook
+from clm.services.playbooks import Cadence, Playbook, active_playbook
 from clm.store.bulk import utcnow
 from clm.store.tables import TASK_STATUSES, Customer, CustomerStage, Task, User
 
@@ -32,6 +33,12 @@ CADENCE_TITLES = {
     "monthly": ("Monthly follow-up", "每月跟进"),
     "days": ("Follow-up every {n} days", "每{n}天跟进"),
 }
+
+
+def cadence_title(cadence: Cadence) -> tuple[str, str]:
+    """English and Chinese title of a stage's recurring follow-up task."""
+    en, zh = CADENCE_TITLES[cadence.kind]
+    return en.format(n=cadence.days), zh.format(n=cadence.days)
 
 
 def task_snapshot(task: Task) -> dict:
@@ -79,35 +86,51 @@ def assign(
     gets the tasks when their role is one of the stage's owner roles; otherwise the customer
     goes to the active user of the first owner role that has any users with the fewest open
     tasks, ties broken by the lowest user id, customers taken in (stage, customer_id) order so
-    the result is deterministic. ``load`` is updated in place. Unassignable rows get ``NA``.
+    the result is deterministic. Owners keep their customers first, then the rest are spread
+    over the pools with the owners' new load counted. ``load`` is updated in place.
+    Unassignable rows get ``NA``.
     """
     role_of = dict(zip(users["user_id"].astype(int), users["role"], strict=True))
-    out = pd.Series(pd.NA, index=entries.index, dtype="Int64")
-    ordered = entries.sort_values(["stage", "customer_id"], kind="stable")
+    stages = entries["stage"].to_numpy(dtype=object)
+    owners = pd.to_numeric(entries["owner_user_id"], errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    sizes = entries["n_tasks"].to_numpy(dtype=np.int64)
+    chosen = np.full(len(entries), -1, dtype=np.int64)
+    # 1. owners whose role fits keep their customers (vectorised)
+    owner_role = np.array([role_of.get(int(o)) if o == o else None for o in owners], dtype=object)
+    fits = np.zeros(len(entries), dtype=bool)
+    for stage, spec in playbook.stages.items():
+        fits |= (stages == stage) & np.isin(owner_role, list(spec.owner_roles))
+    chosen[fits] = owners[fits].astype(np.int64)
+    for uid, n in zip(chosen[fits], sizes[fits], strict=True):
+        load[int(uid)] = load.get(int(uid), 0) + int(n)
+    # 2. the rest go to the least-loaded user of the stage's first staffed role
+    rest = np.flatnonzero(~fits)
+    keys = entries["customer_id"].to_numpy(dtype=object)[rest].astype(str)
+    rest = rest[np.lexsort((keys, stages[rest].astype(str)))]
     heaps: dict[str, list[tuple[int, int]]] = {}
     for role in {r for s in playbook.stages.values() for r in s.owner_roles}:
-        ids = sorted(int(u) for u, r in role_of.items() if r == role)
-        heaps[role] = [(load.get(u, 0), u) for u in ids]
-        heapq.heapify(heaps[role])
-    for idx, stage, owner, n in zip(
-        ordered.index, ordered["stage"], ordered["owner_user_id"], ordered["n_tasks"], strict=True
-    ):
-        spec = playbook.stages.get(stage)
-        if spec is None:
-            continue
-        if owner is not None and not pd.isna(owner) and role_of.get(int(owner)) in spec.owner_roles:
-            out.at[idx] = int(owner)
-            load[int(owner)] = load.get(int(owner), 0) + int(n)
-            continue
-        pool = next((heaps[r] for r in spec.owner_roles if heaps.get(r)), None)
+        heaps[role] = sorted((load.get(u, 0), u) for u, r in role_of.items() if r == role)
+    pools = {
+        stage: next((heaps[r] for r in spec.owner_roles if heaps.get(r)), None)
+        for stage, spec in playbook.stages.items()
+    }
+    heapreplace = heapq.heapreplace
+    for i in rest.tolist():
+        pool = pools.get(stages[i])
         if pool is None:
             continue
-        current, uid = heapq.heappop(pool)
-        heapq.heappush(pool, (current + int(n), uid))
-        load[uid] = load.get(uid, 0) + int(n)
-        out.at[idx] = uid
-    # an owner outside the pool still changes that pool's view of load only through `load`
-    return out
+        current, uid = pool[0]
+        n = int(sizes[i])
+        heapreplace(pool, (current + n, uid))
+        chosen[i] = uid
+    for pool in {id(p): p for p in pools.values() if p}.values():
+        for current, uid in pool:
+            if current != load.get(uid, 0):
+                load[uid] = current
+    out = pd.Series(chosen, index=entries.index, dtype="Int64")
+    return out.mask(out < 0)
 
 
 # -- single-task services -------------------------------------------------------------------
@@ -250,13 +273,13 @@ def _open_cadence_follow_up(session: Session, *, actor: Actor, task: Task, now: 
     if still_open:
         return
     cadence = found[0].stages[stage].cadence
-    en, zh = CADENCE_TITLES[cadence.kind]
+    en, zh = cadence_title(cadence)
     follow = Task(
         customer_id=task.customer_id,
         stage=stage,
         kind="cadence_follow_up",
-        title=en.format(n=cadence.days),
-        title_zh=zh.format(n=cadence.days),
+        title=en,
+        title_zh=zh,
         due_on=cadence.next_after(now.date()),
         assignee_id=task.assignee_id,
         status="open",

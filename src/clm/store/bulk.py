@@ -27,15 +27,37 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def _sqlite_timestamp(value: object) -> str:
+    ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _by_unique(values, missing, convert) -> list:
+    """Convert each distinct value once (a sync's timestamps and dates repeat heavily)."""
+    cache: dict = {}
+    out = []
+    for v, m in zip(values, missing, strict=True):
+        if m:
+            out.append(None)
+            continue
+        key = v if not isinstance(v, dict | list) else str(v)
+        got = cache.get(key)
+        if got is None:
+            got = cache[key] = convert(v)
+        out.append(got)
+    return out
+
+
 def _sqlite_column(series: pd.Series, type_: TypeEngine) -> list:
     """One column as the values SQLAlchemy's SQLite types store (NULL for missing and "")."""
     s = pd.Series(series.to_numpy(dtype=object, na_value=None), dtype=object)
     missing = (s.isna() | s.isin([""])).to_numpy()
     if isinstance(type_, DateTime):
-        stamps = pd.to_datetime(s.where(~missing, None), utc=True, format="mixed")
-        values = stamps.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        values = pd.Series(_by_unique(s.to_numpy(), missing, _sqlite_timestamp), dtype=object)
     elif isinstance(type_, Date):
-        values = s.where(~missing, "").astype(str).str.slice(0, 10)
+        values = pd.Series(_by_unique(s.to_numpy(), missing, _date_text), dtype=object)
     elif isinstance(type_, Boolean):
         values = s.isin([True, 1, "1", "t", "true", "True"]).astype(int)
     elif isinstance(type_, Integer):
@@ -51,7 +73,9 @@ def _copy_text(frame: pd.DataFrame, columns: list[Column]) -> str:
     """``frame`` as CSV for ``COPY``: missing values and "" unquoted-empty (NULL)."""
     out = pd.DataFrame(index=frame.index)
     for col in columns:
-        s = pd.Series(frame[col.name].to_numpy(dtype=object, na_value=None), dtype=object)
+        s = pd.Series(
+            frame[col.name].to_numpy(dtype=object, na_value=None), index=frame.index, dtype=object
+        )
         missing = s.isna() | s.isin([""])
         if isinstance(col.type, Boolean):
             values = s.isin([True, 1, "1", "t", "true", "True"]).map({True: "t", False: "f"})

@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import date
 
 import ibis
-import pandas as pd
+import pyarrow as pa
 
 from clm.analytics.feature_catalog import FEATURES
 
 AS_OF = date(2024, 6, 30)
-_DTYPES = {"int": "int64", "float": "float64", "bool": "boolean"}
-_PANDAS = {"int": "Int64", "float": "Float64", "bool": "boolean"}
+_ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
 
 # A repeat buyer whom no criterion of the default model holds: the fallback gives "growing".
 NEUTRAL: dict[str, object] = {
@@ -82,11 +81,28 @@ def customer(base: dict | None = None, **changes: object) -> dict[str, object]:
     return {**(NEUTRAL if base is None else base), **changes}
 
 
-def feature_table(rows: list[dict], ids: list[str] | None = None) -> ibis.Table:
-    """An Ibis memtable with the catalog's column types, one row per dict."""
+def feature_table(
+    rows: list[dict], ids: list[str] | None = None, *, spark_safe: bool = False
+) -> ibis.Table:
+    """An Ibis memtable with the catalog's column types, one row per dict.
+
+    Built from Arrow with explicit types, so every backend receives the same typed columns and
+    nulls. ``spark_safe`` works around how Ibis 12 + PySpark 4.0.5 load memtables: an int64
+    column holding any null arrives entirely null, and a null float arrives as NaN. Numbers are
+    then shipped as float64 and turned back (NaN -> null, then int64) inside the expression.
+    """
     ids = ids or [f"c{i}" for i in range(len(rows))]
-    frame = pd.DataFrame({"customer_id": pd.Series(ids, dtype="string")})
+    columns = {"customer_id": pa.array(ids, type=pa.string())}
     for spec in FEATURES:
-        frame[spec.name] = pd.Series([r.get(spec.name) for r in rows], dtype=_PANDAS[spec.dtype])
-    schema = {"customer_id": "string", **{s.name: _DTYPES[s.dtype] for s in FEATURES}}
-    return ibis.memtable(frame, schema=schema)
+        kind = pa.float64() if spark_safe and spec.dtype == "int" else _ARROW[spec.dtype]
+        columns[spec.name] = pa.array([r.get(spec.name) for r in rows], type=kind)
+    table = ibis.memtable(pa.table(columns))
+    if not spark_safe:
+        return table
+    fixed = {}
+    for spec in FEATURES:
+        if spec.dtype != "bool":
+            col = table[spec.name]
+            clean = ibis.ifelse(col.isnan(), ibis.null("float64"), col)
+            fixed[spec.name] = clean.cast("int64") if spec.dtype == "int" else clean
+    return table.mutate(**fixed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,25 @@ def test_user_yaml_file_loads_by_path(tmp_path):
     path.write_text(MINIMAL, encoding="utf-8")
     model = load_model(str(path))
     assert model.source == str(path) and model.id == "tiny"
+
+
+def test_typo_in_the_shipped_default_is_reported_where_it_is():
+    text = resources.files("clm").joinpath("resources/models/default.yaml").read_text("utf-8")
+    broken = text.replace("rule: days_since_last_order > 90", "rule: days_since_last_ordr > 90")
+    lines = broken.splitlines()
+    line = next(i for i, s in enumerate(lines, 1) if "days_since_last_ordr" in s)
+    column = lines[line - 1].index("days_since_last_ordr") + 1
+    err = _error(broken, filename="default.yaml")
+    assert err.message == (
+        f"default.yaml line {line}, column {column}: unknown feature 'days_since_last_ordr' "
+        "(did you mean 'days_since_last_order'?)"
+    )
+
+
+def test_typo_in_a_stage_key_names_the_stage():
+    text = resources.files("clm").joinpath("resources/models/default.yaml").read_text("utf-8")
+    broken = text.replace(
+        "criteria:\n      - rule: repurchases", "critera:\n      - rule: repurchases"
+    )
+    err = _error(broken, filename="default.yaml")
+    assert "stage 'growing': unknown key 'critera' (did you mean 'criteria'?)" in err.message

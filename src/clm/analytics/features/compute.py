@@ -22,11 +22,11 @@ from clm.analytics.features.asof import AsOf, check_as_of, check_tables
 from clm.analytics.features.behaviour import event_aggregates, feature_usage_table
 from clm.analytics.features.interactions import interaction_aggregates, latest_scores
 from clm.analytics.features.transactions import (
-    exact_streaks,
     first_order_amounts,
-    mask_streaks,
+    older_streaks,
     order_aggregates,
     paid_orders,
+    with_mask_streaks,
 )
 from clm.errors import InputError
 
@@ -90,8 +90,8 @@ def _derive(j: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
         "spend_90d": _round(_zero(j.spend_90d), 2),
         "repurchases_30d": orders_30d - first_in_30d,
         "arpu_monthly": _round(_zero(j.spend_90d) / 3, 2),
-        "arpu_percentile": _NULL_FLOAT,  # filled by _percentile over the whole table
-        "active_months_streak": j.streak_exact.coalesce(j.streak_fast, 0),
+        "arpu_percentile": j.arpu_percentile,
+        "active_months_streak": _zero(j.streak_fast) + _zero(j.streak_older),
         "refunds_90d": _zero(j.refunds_90d),
         "page_views_90d": _zero(j.page_views_90d),
         "lead_forms_total": _zero(j.lead_forms_total),
@@ -120,13 +120,20 @@ def _derive(j: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
     }
 
 
-def _percentile(t: ir.Table) -> ir.Table:
-    """``arpu_percentile``: ``percent_rank()`` of the (rounded) ARPU among customers with a
-    paid order, null for the others. Ranking the rounded value keeps ties tied on engines
-    whose float sums differ in the last bit."""
-    buyer = t.order_count > 0
-    rank = ibis.percent_rank().over(group_by=buyer, order_by=t.arpu_monthly)
-    return t.mutate(arpu_percentile=buyer.ifelse(_round(rank, 4), _NULL_FLOAT))
+def _with_percentile(oa: ir.Table) -> ir.Table:
+    """The order aggregates plus ``arpu_percentile``: ``percent_rank()`` of the rounded ARPU
+    among customers with a paid order (null for the others).
+
+    Ranked here, on the narrow per-customer order aggregate, rather than on the final wide
+    table, where the window sort carried every feature along (measured: the window was one of
+    the costlier steps there). Ranking the rounded value keeps ties tied on engines whose float
+    sums differ in the last bit. The rows are customers with orders; ingest guarantees each
+    one is a known customer.
+    """
+    buyer = oa.order_count > 0
+    arpu = _round(oa.spend_90d.fill_null(0) / 3, 2)
+    rank = ibis.percent_rank().over(group_by=buyer, order_by=arpu)
+    return oa.mutate(arpu_percentile=buyer.ifelse(_round(rank, 4), _NULL_FLOAT))
 
 
 def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:
@@ -151,14 +158,12 @@ def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Ta
     customers, orders = tables["customers"], tables["orders"]
     events, interactions = tables["events"], tables["interactions"]
 
-    oa = order_aggregates(orders, asof)
-    streaks = mask_streaks(oa)
+    oa = with_mask_streaks(_with_percentile(order_aggregates(orders, asof)))
     ia = interaction_aggregates(interactions, asof)
     parts = [
         oa,
         first_order_amounts(orders, oa, asof),
-        streaks,
-        exact_streaks(orders, streaks, asof),
+        older_streaks(orders, oa, asof),
         event_aggregates(events, asof),
         ia,
         latest_scores(interactions, ia, asof),
@@ -169,11 +174,10 @@ def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Ta
         part = part.rename({key: "customer_id"})
         j = j.left_join(part, j.customer_id == part[key]).drop(key)
     derived = _derive(j, asof)
-    out = j.select(
+    return j.select(
         "customer_id",
         **{f.name: derived[f.name].cast(_DTYPES[f.dtype]) for f in FEATURES},
     )
-    return _percentile(out)
 
 
 def order_dates(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:

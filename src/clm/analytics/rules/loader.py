@@ -301,12 +301,12 @@ class _Builder:
         return value
 
     def stage(self, raw: Any, path: Path_, *, margin: float, min_stay: int) -> Stage:
-        data = self.mapping(raw, path, STAGE_KEYS, f"stage {path[-1] + 1}")
+        named = isinstance(raw, dict) and isinstance(raw.get("id"), str)
+        where = f"stage {raw['id']!r}" if named else f"stage {path[-1] + 1}"
+        data = self.mapping(raw, path, STAGE_KEYS, where)
         for key in ("id", "label", "criteria"):
             if key not in data:
-                raise self.fail(
-                    path, f"stage {path[-1] + 1}: missing required key {key!r}", field=key
-                )
+                raise self.fail(path, f"{where}: missing required key {key!r}", field=key)
         sid = self.ident(data["id"], (*path, "id"), "stage id")
         what = f"stage {sid!r}"
         crit_raw = data["criteria"]
