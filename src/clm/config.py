@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clm.errors import ConfigError
@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     )
     locale: str = Field(default="en", description="Default language of labels: en or zh-CN")
     secret_key: str | None = Field(default=None, description="Signs sessions and webhooks")
+    admin_password: SecretStr | None = Field(
+        default=None, description="Password of the admin user created on the first start"
+    )
+    host: str = Field(default="127.0.0.1", description="Address `clm serve` listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `clm serve` listens on")
 
     def resolved_warehouse_url(self) -> str:
         return self.warehouse_url or f"duckdb://{(self.home / 'warehouse.duckdb').as_posix()}"

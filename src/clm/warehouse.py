@@ -100,7 +100,12 @@ class Warehouse:
         return {name: self.table(name) for name in TABLES}
 
     def create(
-        self, name: str, obj: Any = None, *, schema: ibis.Schema | None = None, overwrite: bool = False
+        self,
+        name: str,
+        obj: Any = None,
+        *,
+        schema: ibis.Schema | None = None,
+        overwrite: bool = False,
     ) -> ir.Table:
         return self.con.create_table(
             name, obj, schema=schema, database=self.database, overwrite=overwrite

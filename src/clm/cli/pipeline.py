@@ -135,7 +135,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
 ) -> None:
     """Generate a demo company and run the lifecycle pipeline on it."""
-    from clm.services.demo import run_demo
+    from clm.services.demo import DEMO_PASSWORD, DEMO_TEAM, run_demo
 
     settings = get_settings()
     with _progress(settings.locale) as progress:
@@ -143,6 +143,8 @@ def demo(
             out=out, settings=settings, customers=customers, seed=seed, progress=progress
         )
     _print_result(result, settings.locale)
+    team = ", ".join(f"{login} ({role})" for login, _, role in DEMO_TEAM)
+    console.print(t("demo.team", settings.locale, team=team, password=DEMO_PASSWORD))
 
 
 def register(app: typer.Typer) -> None:

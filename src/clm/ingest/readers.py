@@ -2,13 +2,13 @@
 
 Formats and what ``line`` means for each (documented in ``docs/data-contract.md``):
 
-========== ===================================================================
-``.csv``   physical line in the file; the header is line 1, the first row 2
-``.xlsx``  the Excel row number shown at the left of the sheet
-``.jsonl`` physical line in the file (blank lines are skipped but counted)
-``.json``  a JSON array: the record's position, first record 1; else as jsonl
+============ =================================================================
+``.csv``     physical line in the file; the header is line 1, the first row 2
+``.xlsx``    the Excel row number shown at the left of the sheet
+``.jsonl``   physical line in the file (blank lines are skipped but counted)
+``.json``    a JSON array: the record's position, first record 1; else as jsonl
 ``.parquet`` row index + 1
-========== ===================================================================
+============ =================================================================
 
 Excel is read with openpyxl in read-only mode: DuckDB's ``excel`` extension is not bundled
 with the wheel and would have to be downloaded at run time, which an offline install cannot do.

@@ -18,9 +18,13 @@ from clm.analytics.rules import StageModel, load_model
 from clm.config import Settings, load_project_config
 from clm.errors import DataFileError
 from clm.ingest import ImportReport, import_folder
+from clm.services.customer_values import metrics_frame, model_values, values_frame
 from clm.services.history import StageHistory, data_start, plan_dates
 from clm.services.model_change import set_active
+from clm.services.publish import open_store, publish_run
 from clm.services.run_outputs import write_outputs
+from clm.services.snapshots import run_snapshots
+from clm.services.sync import SyncReport
 from clm.warehouse import Warehouse
 
 
@@ -41,6 +45,7 @@ class RunResult:
     stages: pd.DataFrame
     stage_counts: dict[str, int] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    sync: SyncReport | None = None
 
     @property
     def quarantined(self) -> int:
@@ -85,18 +90,49 @@ def run_pipeline(
     transitions = history.transitions().execute()
     counts = stages["stage"].value_counts().reindex(model.stage_ids, fill_value=0)
     stage_counts = {k: int(v) for k, v in counts.items()}
+
+    tables = warehouse.input_tables()
+    models = model_values(tables["orders"], as_of=as_of)
+    values = values_frame(tables, as_of=as_of, models=models)
+    model_info = {"params": models.params, "note": models.note}
+    run_info = {
+        "as_of": as_of.isoformat(),
+        "model": {"id": model.id, "version": model.version},
+        "customers": len(stages),
+        "stages": stage_counts,
+        "value_models": model_info,
+    }
     files = write_outputs(
         out,
         stages=stages,
         transitions=transitions,
         report=report,
-        extra={
-            "as_of": as_of.isoformat(),
-            "model": {"id": model.id, "version": model.version},
-            "customers": len(stages),
-            "stages": stage_counts,
-        },
+        values=values,
+        extra=run_info,
     )
+
+    store = open_store(settings)
+    try:
+        sync = publish_run(
+            store,
+            customers=tables["customers"].execute(),
+            stages=stages,
+            transitions=transitions,
+            metrics=metrics_frame(tables, as_of=as_of, values=values),
+            snapshots=run_snapshots(
+                tables,
+                as_of=as_of,
+                stage_ids=list(model.stage_ids),
+                stages=stages,
+                values=values,
+                model_info=model_info,
+                import_report={**report.to_json(), "quarantine_file": str(files["quarantine"])},
+            ),
+            model_version=model.version,
+            as_of=as_of,
+        )
+    finally:
+        store.dispose()
     return RunResult(
         as_of=as_of,
         out=out,
@@ -105,4 +141,5 @@ def run_pipeline(
         stages=stages,
         stage_counts=stage_counts,
         files=files,
+        sync=sync,
     )

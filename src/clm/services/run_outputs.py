@@ -3,6 +3,8 @@
 ``stages.csv``      customer_id, stage, stage_since, previous_stage, grey_zone, reasons
 ``transitions.csv`` customer_id, from_stage, to_stage, changed_on, reasons, model_version
 ``quarantine.csv``  file, line, field, reason, raw (the original row as JSON)
+``values.csv``      customer_id, r_score, f_score, m_score, rfm_segment, value_tier, clv,
+                   p_alive, expected_purchases
 ``run.json``        per input file: read, imported, quarantined (and added/updated/unchanged)
 
 Files are written sorted and in UTF-8 (with a BOM for the CSVs, so Excel opens the Chinese
@@ -56,6 +58,7 @@ def write_outputs(
     stages: pd.DataFrame,
     transitions: pd.DataFrame,
     report: ImportReport,
+    values: pd.DataFrame | None = None,
     extra: dict | None = None,
 ) -> dict[str, Path]:
     """Write the four result files of a run into ``out``; returns their paths by name."""
@@ -66,6 +69,9 @@ def write_outputs(
         "quarantine": out / "quarantine.csv",
         "run": out / "run.json",
     }
+    if values is not None:
+        paths["values"] = out / "values.csv"
+        values.to_csv(paths["values"], index=False, encoding=CSV_ENCODING)
     stages_frame(stages).to_csv(paths["stages"], index=False, encoding=CSV_ENCODING)
     transitions_frame(transitions).to_csv(paths["transitions"], index=False, encoding=CSV_ENCODING)
     quarantine = quarantine_frame(report)

@@ -169,6 +169,13 @@ def set_password(
         )
 
 
+def list_users(session: Session, *, actor: Actor) -> list[User]:
+    """Every user, by id (needs ``users:manage``)."""
+    actor.require("users:manage")
+    with transaction(session):
+        return list(session.scalars(select(User).order_by(User.id)))
+
+
 def _get(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:

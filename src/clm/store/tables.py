@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -152,7 +153,10 @@ class Task(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # NULL for work about no single customer (a strategy review alert, migration 0002)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE")
+    )
     stage: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(500))
@@ -250,6 +254,28 @@ class ReminderDelivery(Base):
     sent_at: Mapped[datetime] = _ts()
 
 
+class StrategyReview(Base):
+    """A stage strategy flagged as underperforming, and when the review alert was raised.
+
+    ``key`` (stage, playbook version, metric, period, window) makes raising alerts idempotent.
+    """
+
+    __tablename__ = "strategy_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    playbook_version_id: Mapped[int | None] = mapped_column(ForeignKey("playbook_versions.id"))
+    metric: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    window_days: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[int] = mapped_column(Integer)
+    raised_at: Mapped[datetime] = _ts()
+
+
 class AuditEntry(Base):
     """Who (a user, or an automated run with its model version) changed or read what, when."""
 
@@ -267,3 +293,53 @@ class AuditEntry(Base):
     customer_id: Mapped[str | None] = mapped_column(String(100), index=True)
     before: Mapped[str | None] = mapped_column(Text)  # JSON
     after: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+class CustomerMetrics(Base):
+    """Each customer's core metrics and values as of the last engine run.
+
+    A cache of the warehouse's features, so the tracking record and the web pages read one row
+    from the store instead of scanning orders in the warehouse (which a running server must not
+    hold open: a DuckDB file admits one writer). Rewritten by every run.
+    """
+
+    __tablename__ = "customer_metrics"
+
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    as_of: Mapped[date] = mapped_column(Date)
+    order_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_spend: Mapped[float] = mapped_column(Float, default=0.0)
+    avg_order_value: Mapped[float | None] = mapped_column(Float)
+    first_order_date: Mapped[date | None] = mapped_column(Date)
+    last_order_date: Mapped[date | None] = mapped_column(Date)
+    days_since_last_order: Mapped[int | None] = mapped_column(Integer)
+    active_days_30d: Mapped[int] = mapped_column(Integer, default=0)
+    feature_usage: Mapped[str | None] = mapped_column(Text)  # JSON: feature -> uses in 30 days
+    features: Mapped[str | None] = mapped_column(Text)  # JSON: every catalogued feature
+    r_score: Mapped[int | None] = mapped_column(Integer)
+    f_score: Mapped[int | None] = mapped_column(Integer)
+    m_score: Mapped[int | None] = mapped_column(Integer)
+    rfm_segment: Mapped[str | None] = mapped_column(String(32), index=True)
+    value_tier: Mapped[str | None] = mapped_column(String(8), index=True)
+    clv: Mapped[float | None] = mapped_column(Float)
+    p_alive: Mapped[float | None] = mapped_column(Float)
+    expected_purchases: Mapped[float | None] = mapped_column(Float)
+
+
+class AnalyticsSnapshot(Base):
+    """An aggregate computed by an engine run (stage counts, cohort retention, ...), as JSON.
+
+    The dashboard reads these instead of recomputing over the warehouse; one row per kind and
+    as-of date, replaced when the same date is run again.
+    """
+
+    __tablename__ = "analytics_snapshots"
+    __table_args__ = (UniqueConstraint("kind", "as_of", name="uq_snapshot_kind_as_of"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[date] = mapped_column(Date)
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = _ts()
