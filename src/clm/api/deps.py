@@ -3,7 +3,8 @@
 ``SessionDep`` opens one store session per request and closes it afterwards (services own
 their transactions); ``ActorDep`` is the signed-in user as an ``Actor`` (set by
 ``clm.api.security.BearerGate``); ``CurrentUser`` is that user's row; ``SettingsDep`` the
-settings the app was built with; ``WarehouseDep`` the analytics warehouse, if any. Declaring the bearer scheme here puts it into OpenAPI.
+settings the app was built with; ``WarehouseDep`` the analytics warehouse, if any. Declaring
+the bearer scheme here puts it into OpenAPI.
 """
 
 from __future__ import annotations

@@ -30,13 +30,16 @@ from sqlalchemy import Select, and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from clm.services.actors import Actor
+from clm.services.effectiveness import strategy_effectiveness
 from clm.services.snapshots import latest_snapshot
 from clm.services.users import visible_customers
 from clm.store.tables import Customer, CustomerMetrics, CustomerStage, StageTransition, User
 
 FUNNEL_STAGES: tuple[str, ...] = ("prospect", "new", "growing", "mature")
 AT_RISK_STAGES: tuple[str, ...] = ("declining", "churned")
-DEFAULT_PERIOD_DAYS = 90
+DEFAULT_PERIOD_DAYS = 180
+RECENT_DAYS = 30
+EFFECT_WINDOW_DAYS = 90
 CLV_BINS = 10
 
 
@@ -50,7 +53,7 @@ class DashboardFilter:
     end: dt.date | None = None
 
     def period(self, as_of: dt.date) -> tuple[dt.date, dt.date]:
-        """The period, defaulting to the 90 days up to ``as_of``; start after end is swapped."""
+        """The period, defaulting to the 180 days up to ``as_of``; start after end is swapped."""
         end = self.end or as_of
         start = self.start or end - dt.timedelta(days=DEFAULT_PERIOD_DAYS)
         return (start, end) if start <= end else (end, start)
@@ -70,6 +73,7 @@ class Dashboard:
     clv_histogram: list[dict[str, Any]] = field(default_factory=list)
     cohort_retention: dict[str, Any] | None = None
     at_risk: list[dict[str, Any]] = field(default_factory=list)
+    effectiveness: list[dict[str, Any]] = field(default_factory=list)
     last_import: dict[str, Any] | None = None
 
 
@@ -334,6 +338,36 @@ def last_import(session: Session) -> dict[str, Any] | None:
     }
 
 
+def effectiveness_rows(
+    session: Session, *, start: dt.date, end: dt.date, window_days: int = EFFECT_WINDOW_DAYS
+) -> list[dict[str, Any]]:
+    """Each stage strategy's headline measure over entries in the period, flags included.
+
+    The measure follows spec section 5: the win-back rate for declining, the activation rate
+    for new, the churn rate for the others (:mod:`clm.services.effectiveness`). Computed over
+    all customers: a strategy is judged as a whole, not per owner.
+    """
+    report = strategy_effectiveness(session, start=start, end=end, window_days=window_days)
+    rows = []
+    for row in report.rows:
+        for metric in ("win_back_rate", "activation_rate", "churn_rate"):
+            value = getattr(row, metric)
+            if value is None and metric != "churn_rate":
+                continue
+            rows.append({
+                "stage": row.stage,
+                "playbook_version_id": row.playbook_version_id,
+                "metric": metric,
+                "rate": value,
+                "entries": row.entries,
+                "observed": row.observed,
+                "pending": row.pending,
+                "flagged": metric in row.flags,
+            })
+            break
+    return rows
+
+
 def build_dashboard(session: Session, *, actor: Actor, filters: DashboardFilter) -> Dashboard:
     """Every figure of the dashboard for ``actor`` under ``filters``, as of the last run."""
     as_of = data_as_of(session)
@@ -350,6 +384,8 @@ def build_dashboard(session: Session, *, actor: Actor, filters: DashboardFilter)
     board.value_tiers = value_tiers(session, actor=actor, filters=filters)
     board.clv_histogram = clv_histogram(session, actor=actor, filters=filters)
     board.cohort_retention = cohort_matrix(session)
-    board.at_risk = at_risk_entries(session, actor=actor, filters=filters, start=start, end=end)
+    recent = max(start, end - dt.timedelta(days=RECENT_DAYS))
+    board.at_risk = at_risk_entries(session, actor=actor, filters=filters, start=recent, end=end)
+    board.effectiveness = effectiveness_rows(session, start=start, end=end)
     board.last_import = last_import(session)
     return board

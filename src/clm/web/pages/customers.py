@@ -189,7 +189,9 @@ def add_tag(
     from clm.services import tags as tag_service
 
     try:
-        tag_service.web_add_tag(session, actor=user.actor, customer_id=customer_id, tag=tag)
+        tag_service.tag_customer(
+            session, actor=user.actor, customer_id=customer_id, tag=tag.strip()
+        )
     except ClmError as exc:
         session.rollback()
         record = tracking_record(session, actor=user.actor, customer_id=customer_id)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from clm.services.effectiveness import label as effectiveness_label
 from clm.services.dashboard import (
     Dashboard,
     DashboardFilter,
@@ -90,21 +91,20 @@ def dashboard_page(
         owners=owner_options(session, actor=user.actor),
         segments=segment_options(session),
         charts=chart_data(board, filters, locale),
-        effectiveness=_effectiveness(session, user, board),
+        effectiveness=_effectiveness(board, locale),
         stage_label=stage_label,
         segment_label=segment_label,
         customers_url=customers_url,
     )
 
 
-def _effectiveness(session, user, board: Dashboard) -> list[dict[str, Any]] | None:
-    """Strategy effectiveness over the period, with the strategies flagged for review."""
-    if board.as_of is None:
-        return None
-    try:
-        from clm.services import effectiveness
-    except ImportError:  # pragma: no cover - the effectiveness service ships separately
-        return None
-    return effectiveness.dashboard_rows(
-        session, actor=user.actor, start=board.start, end=board.end
-    )
+def _effectiveness(board: Dashboard, locale: str) -> list[dict[str, Any]]:
+    """Effectiveness rows with their measure named and formatted for the reader."""
+    return [
+        {
+            **row,
+            "label": effectiveness_label(f"effectiveness.{row['metric']}", locale),
+            "rate_text": "-" if row["rate"] is None else f"{100 * row['rate']:.1f}%",
+        }
+        for row in board.effectiveness
+    ]
