@@ -44,6 +44,20 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `clm serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `clm serve` listens on")
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server of reminder e-mails (unset: no e-mail)"
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Port of the SMTP server")
+    smtp_from: str = Field(default="clm@localhost", description="Sender of reminder e-mails")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if it needs one")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP link with STARTTLS")
+    webhook_url: str | None = Field(
+        default=None, description="URL that receives reminders as signed JSON (unset: none)"
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret signing reminder webhooks (HMAC-SHA256)"
+    )
 
     def resolved_warehouse_url(self) -> str:
         return self.warehouse_url or f"duckdb://{(self.home / 'warehouse.duckdb').as_posix()}"

@@ -170,5 +170,3 @@ def org(app) -> Org:
             now=NOW,
         )
     return Org(app, users, tokens)
-
-

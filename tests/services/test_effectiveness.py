@@ -155,7 +155,8 @@ def test_repurchase_uplift_compares_the_windows_before_and_after_entry(store, hi
     orders = pd.DataFrame({
         "customer_id": ["d00", "d01", "d02", "d02", "n00"],
         "ordered_at": pd.to_datetime(
-            ["2024-02-01", "2024-01-02", "2023-12-20", "2024-03-01", "2024-01-05 10:00"]
+            ["2024-02-01 00:00", "2024-01-02 00:00", "2023-12-20 00:00", "2024-01-20 00:00",
+             "2024-01-05 10:00"]
         ),
         "amount": 10.0,
         "status": ["paid", "paid", "paid", "refunded", "paid"],

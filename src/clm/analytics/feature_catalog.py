@@ -4,6 +4,18 @@ This catalog is the contract between the feature computation (``features.py``), 
 rules (which may only name features listed here; a typo gets the closest name), the tracking
 record, and ``docs/features.md`` (a test checks every feature is documented there).
 
+Features come from two places, told apart by ``FeatureSpec.source``:
+
+* ``"base"`` (``FEATURES``): aggregates of the raw tables, computed by
+  ``clm.analytics.features.compute_features`` on every run; cheap.
+* ``"value"`` (``VALUE_FEATURES``): the customer-value measures of ``clm.analytics.value``
+  (RFM scores and segment, ABC tier) and of the fitted CLV models (clv, p_alive,
+  expected_purchases). They need a ranking over all buyers or a model fit, so a caller computes
+  them only when a stage model names them (``clm.analytics.rules.referenced_features``) and
+  joins them to the base features on ``customer_id``.
+
+``CATALOG`` is both groups, base first; ``BY_NAME`` and ``FEATURE_NAMES`` cover the catalog.
+
 Windows are relative to the as-of date D and include D: "30d" means occurred on a date in
 (D-30, D]; "prev 30d" means (D-60, D-30]. Only paid orders count as orders. Data dated after
 D never contributes (point in time). Without activity a customer gets 0 for counts and sums,
@@ -16,18 +28,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+BASE, VALUE = "base", "value"
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     name: str
-    dtype: str  # int | float | bool
+    dtype: str  # int | float | bool | str
     unit: str
     window: str
     en: str
     zh: str
+    source: str = BASE  # base (compute_features) | value (clm.analytics.value / CLV models)
 
 
 def _f(name: str, dtype: str, unit: str, window: str, en: str, zh: str) -> FeatureSpec:
     return FeatureSpec(name, dtype, unit, window, en, zh)
+
+
+def _v(name: str, dtype: str, unit: str, window: str, en: str, zh: str) -> FeatureSpec:
+    return FeatureSpec(name, dtype, unit, window, en, zh, source=VALUE)
 
 
 FEATURES: tuple[FeatureSpec, ...] = (
@@ -121,5 +141,36 @@ FEATURES: tuple[FeatureSpec, ...] = (
        "距客户首次出现的天数"),
 )
 
-FEATURE_NAMES: frozenset[str] = frozenset(f.name for f in FEATURES)
-BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
+"""The base features: exactly the columns ``compute_features`` returns, in this order."""
+
+VALUE_FEATURES: tuple[FeatureSpec, ...] = (
+    # RFM and ABC tier (clm.analytics.value.value_features); empty without a paid order
+    _v("r_score", "int", "score 1-5", "all time",
+       "RFM recency score (5 = ordered most recently among buyers)", "RFM 最近消费得分（5 为最近）"),
+    _v("f_score", "int", "score 1-5", "all time",
+       "RFM frequency score (5 = most paid orders among buyers)", "RFM 消费频次得分（5 为最多）"),
+    _v("m_score", "int", "score 1-5", "all time",
+       "RFM monetary score (5 = highest total spend among buyers)", "RFM 消费金额得分（5 为最高）"),
+    _v("rfm_segment", "str", "segment id", "all time",
+       "RFM segment (champions, loyal, potential_loyalist, new, at_risk, cant_lose, "
+       "hibernating, lost)", "RFM 分群（如 champions、at_risk、lost）"),
+    _v("value_tier", "str", "tier A/B/C", "all time",
+       "ABC value tier by cumulative share of total spend (A = top 80% of spend)",
+       "ABC 价值分层（A 为贡献前 80% 消费的客户）"),
+    _v("spend_share_cumulative", "float", "0-1", "all time",
+       "Share of all spend held by this customer and those ranked above", "累计消费占比"),
+    # fitted CLV models (clm.services.customer_values.model_values); empty when not fitted
+    _v("clv", "float", "currency", "next 52 weeks",
+       "Customer lifetime value: discounted expected spend over the next year (BG/NBD + "
+       "Gamma-Gamma)", "客户终身价值（未来一年折现预期消费，BG/NBD + Gamma-Gamma）"),
+    _v("p_alive", "float", "0-1", "all time",
+       "Probability the customer is still active (BG/NBD)", "客户仍活跃的概率（BG/NBD）"),
+    _v("expected_purchases", "float", "orders", "next 90 days",
+       "Expected paid orders in the next 90 days (BG/NBD)", "未来 90 天预期订单数（BG/NBD）"),
+)
+"""Per-customer values a stage rule may use; computed by the caller only when referenced."""
+
+CATALOG: tuple[FeatureSpec, ...] = FEATURES + VALUE_FEATURES
+FEATURE_NAMES: frozenset[str] = frozenset(f.name for f in CATALOG)
+VALUE_FEATURE_NAMES: frozenset[str] = frozenset(f.name for f in VALUE_FEATURES)
+BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in CATALOG}

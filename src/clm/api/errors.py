@@ -68,7 +68,7 @@ def error_body(code: str, message: str, **context: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "context": context}}
 
 
-def _clm_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _clm_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClmError)
     return JSONResponse(exc.to_dict(), status_code=exc.http_status)
 
@@ -80,7 +80,7 @@ def _field(loc: tuple | list) -> str:
     return ".".join(parts) or "(body)"
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {
@@ -98,7 +98,7 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
@@ -107,7 +107,7 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     return JSONResponse(
         error_body("internal_error", "internal error; the server log has the details"),

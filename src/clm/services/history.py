@@ -115,6 +115,7 @@ class StageHistory:
         self.model = model
         self.table_name = table
         self.runs_name = runs_table
+        self._has_rows: bool | None = None  # whether any transition is stored (cached)
         self._ensure_tables()
 
     @property
@@ -162,25 +163,28 @@ class StageHistory:
         """The stage of every customer as of ``as_of`` given the stored history before it."""
         tables = self.wh.input_tables()
         features = compute_features(tables, as_of=as_of)
-        has_history = self.transitions().count().execute() > 0
-        previous = self.state_before(as_of) if has_history else None
+        if self._has_rows is None:
+            self._has_rows = bool(self.transitions().count().execute())
+        previous = self.state_before(as_of) if self._has_rows else None
         return assign_stages(features, model=self.model, as_of=as_of, previous=previous)
 
-    def evaluate(self, as_of: dt.date, *, replay: bool = True) -> tuple[Evaluation, pd.DataFrame]:
+    def evaluate(
+        self, as_of: dt.date, *, replay: bool = True, frame: bool = True
+    ) -> tuple[Evaluation, pd.DataFrame | None]:
         """Evaluate ``as_of``, store its transitions if they differ, replay later dates.
 
-        Returns the evaluation and the assigned stages as of ``as_of`` (a DataFrame).
+        Returns the evaluation and (with ``frame``) the stages as of ``as_of`` as a DataFrame.
         """
         assigned = self.assign(as_of).cache()
         try:
             evaluation = self._store(as_of, assigned)
-            frame = assigned.execute()
+            result = assigned.execute() if frame else None
         finally:
             assigned.release()
         if replay and evaluation.written:
             for later in [d for d in self.evaluated_dates() if d > as_of]:
-                self.evaluate(later, replay=False)
-        return evaluation, frame
+                self.evaluate(later, replay=False, frame=False)
+        return evaluation, result
 
     def _store(self, as_of: dt.date, assigned: ir.Table) -> Evaluation:
         new = assigned.filter(assigned.changed).select(
@@ -192,18 +196,26 @@ class StageHistory:
             grey_zone=assigned.grey_zone,
             model_version=ibis.literal(self.version),
         )
+        sizes = assigned.aggregate(
+            customers=assigned.count(), changed=assigned.changed.cast("int64").sum()
+        ).execute()
+        customers = int(sizes.customers.iloc[0])
+        n_new = int(sizes.changed.fillna(0).iloc[0])
         t = self.transitions()
         stored = t.filter(t.changed_on == ibis.literal(as_of))
-        differs = (
-            new.difference(stored, distinct=True).count().execute()
-            + stored.difference(new, distinct=True).count().execute()
-        )
-        n_new = int(new.count().execute())
-        customers = int(assigned.count().execute())
+        n_stored = int(stored.count().execute()) if self._has_rows else 0
+        if n_stored == 0:
+            differs = n_new > 0  # the usual case in a backfill: nothing stored for this date
+        else:
+            differs = n_stored != n_new or bool(
+                new.difference(stored, distinct=True).count().execute()
+            )
         if differs:
-            self.wh.delete_where(self.table_name, model_version=self.version, changed_on=as_of)
+            if n_stored:
+                self.wh.delete_where(self.table_name, model_version=self.version, changed_on=as_of)
             if n_new:
                 self.wh.insert(self.table_name, new)
+                self._has_rows = True
         run_key = f"{self.version}|{as_of.isoformat()}"
         runs = self.wh.table(self.runs_name)
         known = runs.filter(runs.run_key == run_key)
@@ -236,20 +248,21 @@ class StageHistory:
         dates = sorted(set(dates))
         done: list[Evaluation] = []
         for i, d in enumerate(dates):
-            evaluation, _ = self.evaluate(d, replay=False)
+            evaluation, _ = self.evaluate(d, replay=False, frame=False)
             done.append(evaluation)
             if progress:
                 progress(i + 1, len(dates), d)
         # Dates evaluated earlier that lie after this backfill must see its new history.
         if dates and any(e.written for e in done):
             for later in [d for d in self.evaluated_dates() if d > dates[-1]]:
-                self.evaluate(later, replay=False)
+                self.evaluate(later, replay=False, frame=False)
         return done
 
     def clear(self) -> None:
         """Forget this version's history (a scratch preview before a rebuild)."""
         self.wh.delete_where(self.table_name, model_version=self.version)
         self.wh.delete_where(self.runs_name, model_version=self.version)
+        self._has_rows = False
 
 
 def data_start(warehouse: Warehouse) -> dt.date | None:

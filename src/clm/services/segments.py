@@ -289,8 +289,8 @@ def _audience(session: Session, ids: list[str]) -> pd.DataFrame:
         ).all(),
         columns=["customer_id", "tag"],
     )
-    joined = tags.sort_values("tag").groupby("customer_id")["tag"].agg(" ".join)
-    frame["tags"] = frame["customer_id"].map(joined).fillna("")
+    joined = tags.sort_values("tag").groupby("customer_id")["tag"].agg(" ".join).to_dict()
+    frame["tags"] = [joined.get(c, "") for c in frame["customer_id"]]
     return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 

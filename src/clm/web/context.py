@@ -169,13 +169,14 @@ def clear_session(request: Request, response: Response) -> None:
 
 def render(
     request: Request,
-    name: str,
+    template: str,
+    /,
     *,
     user: WebUser | None = None,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    """Render ``name`` with the language, labels, user and CSRF token every page needs."""
+    """Render ``template`` with the language, labels, user and CSRF token every page needs."""
     state = get_state(request)
     locale = request_locale(request)
     data = session_data(request)
@@ -189,7 +190,7 @@ def render(
 
     response = state.templates.TemplateResponse(
         request,
-        name,
+        template,
         {
             "_": label,
             "locale": locale,

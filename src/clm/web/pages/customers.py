@@ -11,9 +11,9 @@ from fastapi.responses import Response
 
 from clm.errors import ClmError
 from clm.services import customers as customer_service
+from clm.services.dashboard import owner_options, segment_options
 from clm.services.followups import CHANNEL_LABELS, record_follow_up
 from clm.services.record import tracking_record
-from clm.services.dashboard import owner_options, segment_options
 from clm.store.tables import FOLLOW_UP_CHANNELS
 from clm.web.context import CsrfDep, DbDep, UserDep, parse_date, redirect, render
 from clm.web.labels import segment_label, stage_label, tier_label

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from clm.services.effectiveness import label as effectiveness_label
 from clm.services.dashboard import (
     Dashboard,
     DashboardFilter,
@@ -15,6 +14,7 @@ from clm.services.dashboard import (
     owner_options,
     segment_options,
 )
+from clm.services.effectiveness import label as effectiveness_label
 from clm.web.context import DbDep, UserDep, parse_date, render, request_locale
 from clm.web.labels import customers_url, segment_label, stage_label, tier_label
 
@@ -59,7 +59,11 @@ def chart_data(board: Dashboard, filters: DashboardFilter, locale: str) -> dict[
             [tier_label(s, locale), n, customers_url(tier=s, **scope)] for s, n in board.value_tiers
         ],
         "clv": clv,
-        "cohorts": board.cohort_retention,
+        "cohorts": (
+            {**board.cohort_retention, "as_of": board.cohort_retention["as_of"].isoformat()}
+            if board.cohort_retention
+            else None
+        ),
     }
 
 

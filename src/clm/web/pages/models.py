@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from clm.analytics.rules import StageModel, parse_model, shipped_models
+from clm.analytics.rules import StageModel, model_version, parse_model, shipped_models
 from clm.errors import ClmError, InputError, RuleError
 from clm.services.dashboard import data_as_of
 from clm.services.playbooks import (
@@ -77,7 +77,7 @@ def active_model_text(state, warehouse) -> tuple[str, str]:
         return saved.read_text("utf-8"), saved.name
     for name in shipped_models():
         text = _shipped_text(name)
-        if parse_model(text, filename=f"{name}.yaml").version == version:
+        if model_version(text) == version:
             return text, f"{name}.yaml"
     return _shipped_text("default"), "default.yaml"
 

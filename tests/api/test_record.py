@@ -1,0 +1,127 @@
+"""The customer tracking record of spec section 4, in one call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from api_helpers import BOTH
+
+
+def _metrics(org, customer_id: str) -> None:
+    from clm.store.tables import CustomerMetrics
+
+    with org.session() as s:
+        s.add(
+            CustomerMetrics(
+                customer_id=customer_id,
+                as_of=dt.date(2024, 3, 1),
+                order_count=3,
+                total_spend=300.0,
+                avg_order_value=100.0,
+                first_order_date=dt.date(2024, 2, 20),
+                last_order_date=dt.date(2024, 2, 28),
+                days_since_last_order=2,
+                active_days_30d=11,
+                feature_usage=json.dumps({"reports": 7, "export": 2}),
+                features=json.dumps(
+                    {"referrals_90d": 2, "satisfaction_latest": 9.5, "complaints_90d": 0}
+                ),
+                r_score=5,
+                f_score=3,
+                m_score=4,
+                rfm_segment="loyal",
+                value_tier="A",
+                clv=1234.5,
+                p_alive=0.93,
+                expected_purchases=2.1,
+            )
+        )
+        s.commit()
+
+
+@BOTH
+def test_record_holds_every_section_of_the_tracking_record(org):
+    _metrics(org, "c001")
+    response = org.client("alice").get("/api/v1/customers/c001/record")
+    assert response.status_code == 200, response.text
+    record = response.json()
+    assert record["customer"]["name"] == "Li Na" and record["customer"]["phone"] == "138****8888"
+    assert record["stage"]["stage"] == "new" and record["stage"]["since"] == "2024-02-20"
+    assert record["stage"]["previous_stage"] == "prospect"
+    assert [t["to_stage"] for t in record["timeline"]] == ["prospect", "new"]
+    assert record["timeline"][0]["reasons"] == ["visited 3 pages"]
+    metrics = record["metrics"]
+    assert metrics["order_count"] == 3 and metrics["total_spend"] == 300.0
+    assert metrics["first_order_date"] == "2024-02-20" and metrics["active_days_30d"] == 11
+    assert metrics["feature_usage"] == {"reports": 7, "export": 2}
+    notes = {n["kind"]: n["text"] for n in record["notes"]}
+    assert notes["referrals_90d"]["en"] == "Referred 2 customer(s) in the last 90 days"
+    assert notes["referrals_90d"]["zh-CN"] == "近90天推荐了2位客户"
+    assert "9.5" in notes["satisfaction_latest"]["zh-CN"]
+    assert "complaints_90d" not in notes
+    strategy = record["strategy"]
+    assert strategy["stage"] == "new" and strategy["owner_roles"] == ["success"]
+    assert strategy["goal"] == {
+        "en": "Activate fast and build trust",
+        "zh-CN": "快速激活，建立信任",
+    }
+    assert strategy["cadence"] == "weekly" and len(strategy["actions"]) == 3
+    assert record["owner"]["login"] == "alice" and record["owner"]["role"] == "sales"
+    assert record["open_tasks"], "the sync opened the new stage's entry tasks"
+    assert record["next_follow_up"] == record["open_tasks"][0]
+    assert record["next_follow_up"]["title"]["zh-CN"] == "新手引导电话"
+
+
+def test_record_without_metrics_still_answers(org):
+    record = org.client("alice").get("/api/v1/customers/c000/record").json()
+    assert record["metrics"] is None and record["notes"] == []
+    assert record["stage"]["stage"] == "prospect"
+
+
+def test_record_shows_follow_ups_newest_first_and_the_next_plan(org):
+    client = org.client("alice")
+    for day, purpose in (("2024-03-01", "Send the price list"), ("2024-03-02", "Demo call")):
+        response = client.post(
+            "/api/v1/customers/c000/follow-ups",
+            json={
+                "occurred_on": day,
+                "channel": "phone",
+                "summary": f"called on {day}",
+                "next_date": "2024-03-04" if purpose == "Demo call" else "2024-03-20",
+                "next_purpose": purpose,
+            },
+        )
+        assert response.status_code == 201, response.text
+    record = client.get("/api/v1/customers/c000/record").json()
+    assert [f["occurred_on"] for f in record["follow_ups"]] == ["2024-03-02", "2024-03-01"]
+    assert record["follow_ups"][0]["next_purpose"] == "Demo call"
+    assert record["next_follow_up"]["due_on"] <= "2024-03-04"
+    assert "Demo call" in [t["title"]["en"] for t in record["open_tasks"]]
+
+
+@BOTH
+def test_unmasked_record_is_audited_and_masked_one_is_not(org):
+    client = org.client("alice")
+    client.get("/api/v1/customers/c001/record")
+    unmasked = client.get("/api/v1/customers/c001/record?unmask=true").json()
+    assert unmasked["customer"]["email"] == "user1@example.com"
+    reads = [
+        a
+        for a in org.client("admin").get("/api/v1/audit?customer_id=c001").json()
+        if a["action"] == "read_unmasked"
+    ]
+    assert len(reads) == 1 and reads[0]["actor_user_id"] == org.users["alice"]
+
+
+def test_strategy_follows_the_playbook_in_force(org):
+    from clm.services.playbooks import default_playbook
+
+    text = default_playbook().content.replace(
+        "Activate fast and build trust", "Activate within a week"
+    )
+    uploaded = org.client("admin").post("/api/v1/playbooks", json={"content": text})
+    assert uploaded.status_code == 201, uploaded.text
+    record = org.client("alice").get("/api/v1/customers/c001/record").json()
+    assert record["strategy"]["goal"]["en"] == "Activate within a week"
+    assert record["strategy"]["playbook_version_id"] == uploaded.json()["id"]
