@@ -226,7 +226,8 @@ def test_tags_examples_apply_and_list(app, store):
     applied = _run(app, "tags", "apply")
     assert "price-sensitive: 1 match, 1 added, 0 removed" in applied.output
     assert "0 added" in _run(app, "tags", "apply", "--tag", "price-sensitive").output
-    assert _run(app, "tags", "define", "vip", "--label-en", "VIP", "--label-zh", "贵宾").exit_code == 0
+    defined = _run(app, "tags", "define", "vip", "--label-en", "VIP", "--label-zh", "贵宾")
+    assert defined.exit_code == 0
     added = _run(app, "tags", "add", "vip", "c001", "c002")
     assert "2 of 2" in added.output
     listed = _run(app, "tags", "list")

@@ -52,7 +52,8 @@ def test_a_rule_tag_follows_the_features_and_a_rerun_writes_nothing(store, custo
                                                total_spend=[2000.0, 5000.0, 5.0]), now=NOW)
         tagged = {c: customer_tags(s, c) for c in ("c000", "c001", "c002")}
         audit = [(e.action, e.customer_id) for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.entity == "tag", AuditEntry.customer_id.is_not(None))
+            select(AuditEntry)
+            .where(AuditEntry.entity == "tag", AuditEntry.customer_id.is_not(None))
             .order_by(AuditEntry.id))]
     assert first.added == {"big": 2} and again.changes == 0
     assert moved.added == {"big": 1} and moved.removed == {"big": 1}

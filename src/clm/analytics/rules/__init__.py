@@ -6,7 +6,9 @@
   engine, with hysteresis (margin, minimum stay), grey-zone flag and reasons;
 * ``explain(model, feature_row, locale)`` judges every criterion for one customer in Python,
   and ``localize_reasons`` renders the ``reasons`` column for a reader in en or zh-CN;
-* ``parse_expression`` / ``evaluate_expression`` expose the rule language (tag rules use it).
+* ``parse_expression`` / ``evaluate_expression`` expose the rule language (tag rules use it);
+* ``referenced_features(model)`` names every feature a model reads, so a caller computes the
+  value features (RFM, tier, CLV, P(alive)) only for a model that uses them.
 
 See ``docs/stage-models.md`` for the language, the file format and the algorithm.
 """
@@ -14,7 +16,14 @@ See ``docs/stage-models.md`` for the language, the file format and the algorithm
 from clm.analytics.rules.assign import OUTPUT_COLUMNS, assign_stages
 from clm.analytics.rules.explain import Reason, evaluate_expression, explain, localize_reasons
 from clm.analytics.rules.loader import load_model, model_version, parse_model, shipped_models
-from clm.analytics.rules.model import Criterion, FallbackRule, Labels, Stage, StageModel
+from clm.analytics.rules.model import (
+    Criterion,
+    FallbackRule,
+    Labels,
+    Stage,
+    StageModel,
+    referenced_features,
+)
 from clm.analytics.rules.nodes import Origin
 from clm.analytics.rules.parser import parse_expression
 
@@ -35,5 +44,6 @@ __all__ = [
     "model_version",
     "parse_expression",
     "parse_model",
+    "referenced_features",
     "shipped_models",
 ]

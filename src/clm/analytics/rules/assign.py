@@ -30,7 +30,6 @@ import ibis.expr.types as ir
 
 from clm.analytics.rules.compiler import Compiler, check_columns, join_pieces
 from clm.analytics.rules.model import Stage, StageModel
-from clm.analytics.rules.nodes import features_of
 from clm.errors import InputError
 
 OUTPUT_COLUMNS = (
@@ -118,7 +117,7 @@ def assign_stages(
     """
     if "customer_id" not in features.columns:
         raise InputError("the feature table has no customer_id column", field="customer_id")
-    names = sorted({n for c in model.criteria() for n in features_of(c.node)})
+    names = sorted(model.feature_names)
     check_columns(features, names, what=f"stage model {model.id!r}")
 
     t = _previous(features, previous)

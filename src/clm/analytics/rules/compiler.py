@@ -8,7 +8,8 @@ compute. Two choices keep the backends in agreement:
   ``not (...)`` of it is true); division by zero gives null instead of an engine error;
 * reasons are built as text with numbers cast the same way everywhere: whole values without
   ``.0``, others rounded to 4 decimals through a fixed-scale decimal with trailing zeros removed
-  (``margin.format_number`` is the Python twin).
+  (``margin.format_number`` is the Python twin); text is quoted (``margin.format_text``), and a
+  text equality that held reads ``value_tier = 'A'``.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from clm.analytics.rules.margin import normalized, threshold
+from clm.analytics.rules.margin import format_text, normalized, threshold
 from clm.analytics.rules.nodes import (
     BOOL,
     FLOAT,
     INT,
+    STR,
     Abs,
     AllOf,
     AnyOf,
@@ -31,17 +33,19 @@ from clm.analytics.rules.nodes import (
     Coalesce,
     Compare,
     Feature,
+    In,
     IsNull,
     Negate,
     Node,
     Not,
     Number,
+    String,
     features_of,
     walk,
 )
 from clm.errors import InputError
 
-_DTYPES = {BOOL: dt.boolean, INT: dt.int64, FLOAT: dt.float64}
+_DTYPES = {BOOL: dt.boolean, INT: dt.int64, FLOAT: dt.float64, STR: dt.string}
 _FALSE = ibis.literal(False)
 
 
@@ -70,6 +74,8 @@ class Compiler:
             return ibis.literal(node.value, type=_DTYPES[node.type])
         if isinstance(node, Boolean):
             return ibis.literal(node.value)
+        if isinstance(node, String):
+            return ibis.literal(node.value, type=dt.string)
         if isinstance(node, Feature):
             return self.table[node.name].cast(_DTYPES[node.type])
         if isinstance(node, Negate):
@@ -104,6 +110,9 @@ class Compiler:
             return ~self.condition(node.operand, not favour)
         if isinstance(node, IsNull):
             return self.value(node.operand).isnull()
+        if isinstance(node, In):
+            options = [self.value(o) for o in node.options]
+            return ibis.coalesce(self.value(node.operand).isin(options), _FALSE)
         if isinstance(node, Compare):
             return ibis.coalesce(self._compare(node, favour), _FALSE)
         return ibis.coalesce(self.value(node, favour), _FALSE)
@@ -165,6 +174,13 @@ class Compiler:
                     + f" {moved.op} {moved.shown}"
                 )
             lnode, op, rnode = normalized(node)
+            if isinstance(rnode, String):
+                shown = f"{text[lnode.pos : lnode.end]} = " + self.formatted(lnode)
+                otherwise = shown + f" {op} {format_text(rnode.value)}"
+                if op != "==":
+                    return otherwise
+                held = ibis.coalesce(self.value(lnode) == rnode.value, _FALSE)
+                return ibis.ifelse(held, shown, otherwise)
             return (
                 f"{text[lnode.pos : lnode.end]} = "
                 + self.formatted(lnode)
@@ -172,9 +188,16 @@ class Compiler:
                 + self.formatted(rnode)
                 + ")"
             )
+        if isinstance(node, In):
+            operand = node.operand
+            return (
+                f"{text[operand.pos : operand.end]} = "
+                + self.formatted(operand)
+                + f" in {options_text(node)}"
+            )
         if isinstance(node, Not):
             inner = node.operand
-            if isinstance(inner, Compare | Feature | IsNull):
+            if isinstance(inner, Compare | Feature | IsNull | In):
                 return "not (" + self.describe(inner, text, not favour) + ")"
             return ibis.literal(f"{source}: ") + self._values(inner, text)
         if isinstance(node, IsNull):
@@ -195,6 +218,8 @@ class Compiler:
         value = self.value(node)
         if node.type == BOOL:
             text = ibis.ifelse(value, "true", "false")
+        elif node.type == STR:
+            text = ibis.ifelse(value.contains("'"), '"' + value + '"', "'" + value + "'")
         elif node.type == INT:
             text = value.cast(dt.int64).cast(dt.string)
         else:
@@ -205,6 +230,15 @@ class Compiler:
                 r.cast(dt.Decimal(28, 4)).cast(dt.string).re_replace("0+$", ""),
             )
         return ibis.coalesce(text, ibis.literal("null"))
+
+
+def options_text(node: In) -> str:
+    """The list of an ``in`` as reasons show it: ``('A', 'B')`` or ``(1, 2)``."""
+    shown = [
+        format_text(o.value) if isinstance(o, String) else o.text  # type: ignore[attr-defined]
+        for o in node.options
+    ]
+    return "(" + ", ".join(shown) + ")"
 
 
 def join_pieces(pieces: list[tuple[ir.BooleanValue, ir.StringValue]]) -> ir.StringValue:

@@ -17,12 +17,13 @@ from typing import Any
 
 import ibis.expr.types as ir
 
-from clm.analytics.rules.compiler import compile_condition
-from clm.analytics.rules.margin import format_number, normalized, threshold
+from clm.analytics.rules.compiler import compile_condition, options_text
+from clm.analytics.rules.margin import format_number, format_text, normalized, threshold
 from clm.analytics.rules.model import Criterion, StageModel
 from clm.analytics.rules.nodes import (
     BOOL,
     INT,
+    STR,
     Abs,
     AllOf,
     AnyOf,
@@ -32,12 +33,14 @@ from clm.analytics.rules.nodes import (
     Coalesce,
     Compare,
     Feature,
+    In,
     IsNull,
     Negate,
     Node,
     Not,
     Number,
     Origin,
+    String,
     features_of,
     walk,
 )
@@ -63,6 +66,8 @@ def _clean(value: Any, kind: str) -> Any:
         return bool(value)
     if kind == INT:
         return int(value)
+    if kind == STR:
+        return str(value)
     return float(value)
 
 
@@ -75,7 +80,7 @@ class Evaluator:
         self.margin = margin
 
     def value(self, node: Node, favour: bool = True) -> Any:
-        if isinstance(node, Number | Boolean):
+        if isinstance(node, Number | Boolean | String):
             return node.value
         if isinstance(node, Feature):
             return _clean(self.row.get(node.name), node.type)
@@ -105,6 +110,9 @@ class Evaluator:
             return not self.condition(node.operand, not favour)
         if isinstance(node, IsNull):
             return self.value(node.operand) is None
+        if isinstance(node, In):
+            v = self.value(node.operand)
+            return v is not None and any(v == o.value for o in node.options)
         if isinstance(node, Compare):
             moved = threshold(node, mode=self.mode, margin=self.margin, favour=favour)
             if moved is not None:
@@ -141,13 +149,24 @@ class Evaluator:
                     f"{text[left.pos : left.end]} = {self.formatted(left)} {moved.op} {moved.shown}"
                 )
             lnode, op, rnode = normalized(node)
+            if isinstance(rnode, String):
+                shown = f"{text[lnode.pos : lnode.end]} = {self.formatted(lnode)}"
+                if op == "==" and self.value(lnode) == rnode.value:
+                    return shown
+                return f"{shown} {op} {format_text(rnode.value)}"
             return (
                 f"{text[lnode.pos : lnode.end]} = {self.formatted(lnode)} {op} "
                 f"{text[rnode.pos : rnode.end]} ({self.formatted(rnode)})"
             )
+        if isinstance(node, In):
+            operand = node.operand
+            return (
+                f"{text[operand.pos : operand.end]} = {self.formatted(operand)} "
+                f"in {options_text(node)}"
+            )
         if isinstance(node, Not):
             inner = node.operand
-            if isinstance(inner, Compare | Feature | IsNull):
+            if isinstance(inner, Compare | Feature | IsNull | In):
                 return f"not ({self.describe(inner, text, not favour)})"
             values = ", ".join(
                 f"{n} = {self._fmt(self.row.get(n), _type_in(inner, n))}"
@@ -172,6 +191,8 @@ class Evaluator:
             return "true" if value else "false"
         if kind == INT:
             return str(int(value))
+        if kind == STR:
+            return format_text(value)
         return format_number(value)
 
 

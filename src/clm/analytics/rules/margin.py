@@ -13,7 +13,8 @@ A criterion such as ``days_since_last_order > 90`` is read three ways:
     moved against the customer (``> 99``); a customer for whom ``tight`` and ``loose`` disagree
     sits within the margin of the threshold and is flagged as a grey-zone case.
 
-Only comparisons of an expression with a numeric literal get a margin, and never ``==``/``!=``.
+Only comparisons of an expression with a numeric literal get a margin, and never ``==``/``!=``
+(nor ``in``, nor anything on text: a tier is A or it is not).
 The shift is ``margin * |threshold|``; on integer-valued expressions it is rounded down to whole
 units, so small counts (``>= 1``, ``>= 3``) keep their exact meaning and days move by whole days.
 Under ``not`` the direction flips (making ``not (x > 3)`` looser means making ``x > 3`` tighter).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from clm.analytics.rules.nodes import INT, MIRROR, Compare, Node, Number
+from clm.analytics.rules.nodes import INT, MIRROR, Compare, Node, Number, String
 
 MODES = ("nominal", "loose", "tight")
 
@@ -48,8 +49,10 @@ class Threshold:
 
 
 def normalized(node: Compare) -> tuple[Node, str, Node]:
-    """``left op right`` with a numeric literal moved to the right (``90 < x`` -> ``x > 90``)."""
-    if isinstance(node.left, Number) and not isinstance(node.right, Number):
+    """``left op right`` with a literal moved to the right (``90 < x`` -> ``x > 90``,
+    ``'A' == value_tier`` -> ``value_tier == 'A'``)."""
+    literal = Number | String
+    if isinstance(node.left, literal) and not isinstance(node.right, literal):
         return node.right, MIRROR[node.op], node.left
     return node.left, node.op, node.right
 
@@ -89,3 +92,11 @@ def format_number(value: float | int | None) -> str:
     if rounded.is_integer():
         return str(int(rounded))
     return f"{rounded:.4f}".rstrip("0")
+
+
+def format_text(value: str | None) -> str:
+    """Text as reasons show it: in single quotes (double quotes when it holds a single quote),
+    identically in Python and in the engine; null shows as ``null``."""
+    if value is None:
+        return "null"
+    return f'"{value}"' if "'" in value else f"'{value}'"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clm.analytics.rules.nodes import BOOL, AllOf, AnyOf, AtLeast, Node, Origin
+from clm.analytics.rules.nodes import BOOL, AllOf, AnyOf, AtLeast, Node, Origin, features_of
 from clm.domain.i18n import DEFAULT_LOCALE, normalize_locale
 from clm.errors import NotFoundError
 
@@ -129,3 +129,18 @@ class StageModel:
             out.extend(([s.requires] if s.requires else []) + list(s.criteria))
         out.extend(f.when for f in self.fallback if f.when is not None)
         return out
+
+    @property
+    def feature_names(self) -> frozenset[str]:
+        """Every feature the model reads: in guards, criteria and fallback conditions."""
+        return frozenset(name for c in self.criteria() for name in features_of(c.node))
+
+
+def referenced_features(model: StageModel) -> frozenset[str]:
+    """The feature names ``model`` reads (guards, criteria, fallback conditions).
+
+    A caller uses it to compute costly features only for the models that name them: the value
+    features (``feature_catalog.VALUE_FEATURES``: RFM, tier, CLV, P(alive)) need a ranking over
+    every buyer or a model fit, which a model of base features alone should not pay for.
+    """
+    return model.feature_names

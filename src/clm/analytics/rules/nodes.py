@@ -5,8 +5,10 @@ it: the Ibis compiler (which runs it in the engine), the reason renderer (which 
 that made it hold) and the Python evaluator behind ``explain`` (one customer, on the record
 page). Every node keeps its offset into the source text so an error can point at it.
 
-Types are deliberately few: ``bool``, ``int`` and ``float`` (``int`` matters only for the margin,
-which is rounded down to whole units on integer features, and for formatting values).
+Types are deliberately few: ``bool``, ``int``, ``float`` and ``str`` (``int`` matters only for
+the margin, which is rounded down to whole units on integer features, and for formatting values;
+``str`` is for labels such as ``value_tier`` or ``rfm_segment``, which are only compared for
+equality: ``==``, ``!=``, ``in``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from clm.errors import RuleError
 
-BOOL, INT, FLOAT = "bool", "int", "float"
+BOOL, INT, FLOAT, STR = "bool", "int", "float", "str"
 NUMERIC = (INT, FLOAT)
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 # a comparison read from right to left: ``90 < x`` is ``x > 90``
@@ -56,13 +58,20 @@ class Origin:
 class Node:
     pos: int  # offset into the source text
     end: int  # offset just past the node
-    type: str  # bool | int | float
+    type: str  # bool | int | float | str
 
 
 @dataclass(frozen=True)
 class Number(Node):
     value: float | int
     text: str  # as written, e.g. "20%"
+
+
+@dataclass(frozen=True)
+class String(Node):
+    """A text literal, ``'A'`` or ``"at_risk"`` (no escapes: the quote cannot occur inside)."""
+
+    value: str
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,14 @@ class Compare(Node):
     op: str  # one of COMPARISONS (``=`` is read as ``==``)
     left: Node
     right: Node
+
+
+@dataclass(frozen=True)
+class In(Node):
+    """``x in (v1, v2, ...)``: ``x`` equals one of the literals (never true when ``x`` is null)."""
+
+    operand: Node
+    options: tuple[Node, ...]  # Number or String literals of the operand's kind
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,8 @@ def children(node: Node) -> tuple[Node, ...]:
         return (node.operand,)
     if isinstance(node, Arith | Compare):
         return (node.left, node.right)
+    if isinstance(node, In):
+        return (node.operand, *node.options)
     if isinstance(node, AllOf | AnyOf | AtLeast):
         return node.items
     if isinstance(node, Coalesce):

@@ -4,18 +4,23 @@ Stage criteria and tag rules are written by users in files, so they are data, no
 text is split into tokens by a closed set of patterns and read by recursive descent; anything
 outside the grammar is a ``RuleError`` naming the file, line, column and the token. Names must
 be features of ``clm.analytics.feature_catalog`` (or of the ``names`` given); an unknown one is
-reported with the closest valid name. Types are checked here, so a model that loads also runs.
+reported with the closest valid name. Types are checked here, so a model that loads also runs:
+text (``value_tier``, ``'A'``) is only compared with text, by ``==``, ``!=`` or ``in``.
 
 Grammar (lowest precedence first)::
 
     expr     := and ("or" and)*
     and      := not ("and" not)*
     not      := "not" not | compare
-    compare  := sum (("<" | "<=" | ">" | ">=" | "==" | "=" | "!=") sum)?
+    compare  := sum (("<" | "<=" | ">" | ">=" | "==" | "=" | "!=") sum
+                     | ["not"] "in" "(" literal ("," literal)* ")")?
     sum      := product (("+" | "-") product)*
     product  := unary (("*" | "/") unary)*
     unary    := "-" unary | atom
-    atom     := NUMBER ["%"] | "true" | "false" | NAME | NAME "(" args ")" | "(" expr ")"
+    atom     := NUMBER ["%"] | TEXT | "true" | "false" | NAME | NAME "(" args ")" | "(" expr ")"
+    literal  := ["-"] NUMBER ["%"] | TEXT
+
+TEXT is ``'...'`` or ``"..."`` on one line, without escapes (``"it's"`` holds a single quote).
 
 Functions: ``at_least(k, c1, ..., cn)``, ``any_of(c1, ...)``, ``all_of(c1, ...)``,
 ``coalesce(x, default)``, ``is_null(x)``, ``abs(x)``. Keywords are case-insensitive.
@@ -47,23 +52,28 @@ from clm.analytics.rules.nodes import (
     Negate,
     Node,
     Not,
+    STR,
+    In,
     Number,
     Origin,
+    String,
     children,
 )
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 40
-KEYWORDS = ("and", "or", "not", "true", "false")
+KEYWORDS = ("and", "or", "not", "true", "false", "in")
 FUNCTIONS = ("at_least", "any_of", "all_of", "coalesce", "is_null", "abs")
 _TOKEN = re.compile(
     r"(?P<space>\s+)"
     r"|(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?)"
+    r"|(?P<string>'[^'\r\n]*'|\"[^\"\r\n]*\")"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op><=|>=|==|!=|<|>|=|\+|-|\*|/|\(|\)|,)",
     re.ASCII,
 )
-_TYPE_WORDS = {BOOL: "true/false", INT: "a number", FLOAT: "a number"}
+_TYPE_WORDS = {BOOL: "true/false", INT: "a number", FLOAT: "a number", STR: "text"}
+_COMPARE_OPS = ("<", "<=", ">", ">=", "==", "=", "!=")
 
 
 def feature_types() -> dict[str, str]:
@@ -73,7 +83,7 @@ def feature_types() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # number | name | keyword | op | end
+    kind: str  # number | string | name | keyword | op | end
     text: str
     pos: int
 
@@ -84,6 +94,11 @@ def tokenize(text: str, origin: Origin) -> list[Token]:
     pos = 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
+        if match is None and text[pos] in "'\"":
+            raise origin.error(
+                text, pos, f"text opened with {text[pos]} is not closed on the same line",
+                token=text[pos],
+            )
         if match is None:
             raise origin.error(text, pos, f"unexpected character {text[pos]!r}", token=text[pos])
         kind = match.lastgroup or ""
@@ -192,19 +207,74 @@ class _Parser:
 
     def compare(self) -> Node:
         left = self.sum_()
-        tok = self.accept("<", "<=", ">", ">=", "==", "=", "!=")
-        if tok is None:
-            return left
-        op = "==" if tok.text == "=" else tok.text
-        right = self.sum_()
+        if self._at_in():
+            node = self.in_(left)
+        else:
+            tok = self.accept(*_COMPARE_OPS)
+            if tok is None:
+                return left
+            op = "==" if tok.text == "=" else tok.text
+            right = self.sum_()
+            self._check_compare(tok, op, left, right)
+            node = Compare(left.pos, right.end, BOOL, op, left, right)
+        if (self.tok.kind == "op" and self.tok.text in _COMPARE_OPS) or self._at_in():
+            raise self.fail(self.tok, "comparisons cannot be chained; join them with 'and'")
+        return node
+
+    def _check_compare(self, tok: Token, op: str, left: Node, right: Node) -> None:
+        """Numbers compare with numbers; text and true/false only with their own kind, by
+        ``==`` / ``!=`` (and ``in`` for text)."""
+        if STR in (left.type, right.type):
+            if op not in ("==", "!=", "in"):
+                raise self.fail(tok, f"{op!r} compares numbers; text only takes ==, != or in")
+            if left.type != right.type:
+                lsrc, rsrc = self.text[left.pos : left.end], self.text[right.pos : right.end]
+                number = next((n for n in (left, right) if isinstance(n, Number)), None)
+                hint = (
+                    f" (write '{number.text}' to compare it as text)" if number is not None else ""
+                )
+                raise self.fail(
+                    right.pos,
+                    f"{op!r} cannot compare {lsrc!r} ({_TYPE_WORDS[left.type]}) with {rsrc!r} "
+                    f"({_TYPE_WORDS[right.type]}){hint}",
+                    token=rsrc,
+                )
+            return
         if left.type == BOOL or right.type == BOOL:
             if op not in ("==", "!="):
                 raise self.fail(tok, f"{op!r} compares numbers; true/false only takes == or !=")
             if left.type != right.type:
                 self.need(right if left.type == BOOL else left, (BOOL,), f"{op!r} with true/false")
-        if self.tok.kind == "op" and self.tok.text in ("<", "<=", ">", ">=", "==", "=", "!="):
-            raise self.fail(self.tok, "comparisons cannot be chained; join them with 'and'")
-        return Compare(left.pos, right.end, BOOL, op, left, right)
+
+    def _at_in(self) -> bool:
+        tok, nxt = self.tok, self.tokens[min(self.i + 1, len(self.tokens) - 1)]
+        if tok.kind != "keyword":
+            return False
+        return tok.text == "in" or (tok.text == "not" and nxt.kind == "keyword" and nxt.text == "in")
+
+    def in_(self, operand: Node) -> Node:
+        """``x in (v1, ...)`` or ``x not in (...)`` (read as ``not (x in (...))``)."""
+        negated = self.accept("not")
+        tok = self.expect("in")
+        if operand.type == BOOL:
+            self.need(operand, NUMERIC, "'in'")
+        self.expect("(")
+        options: list[Node] = []
+        while True:
+            option = self.unary()
+            if not isinstance(option, Number | String):
+                src = self.text[option.pos : option.end]
+                raise self.fail(
+                    option.pos, f"'in' takes a list of numbers or texts, not {src!r}", token=src
+                )
+            if (option.type == STR) != (operand.type == STR):
+                self._check_compare(tok, "in", operand, option)
+            options.append(option)
+            if not self.accept(","):
+                break
+        close = self.expect(")")
+        node = In(operand.pos, close.pos + 1, BOOL, operand, tuple(options))
+        return Not(operand.pos, node.end, BOOL, node) if negated else node
 
     def sum_(self) -> Node:
         node = self.product()
@@ -242,6 +312,9 @@ class _Parser:
         if tok.kind == "number":
             self.i += 1
             return _number(tok)
+        if tok.kind == "string":
+            self.i += 1
+            return String(tok.pos, tok.pos + len(tok.text), STR, tok.text[1:-1])
         if tok.kind == "keyword" and tok.text in ("true", "false"):
             self.i += 1
             return Boolean(tok.pos, tok.pos + len(tok.text), BOOL, tok.text == "true")
@@ -325,8 +398,9 @@ class _Parser:
         if func == "coalesce":
             arity(2, 2)
             value, default = args
-            if (value.type == BOOL) != (default.type == BOOL):
-                self.need(default, (value.type,), "coalesce()")
+            for kind in (BOOL, STR):
+                if (value.type == kind) != (default.type == kind):
+                    self.need(default, (value.type,), "coalesce()")
             kind = value.type if value.type == default.type else FLOAT
             return Coalesce(pos, end, kind, value, default)
         if func == "is_null":
@@ -373,10 +447,10 @@ def parse_expression(
     origin
         Where the text sits (file, line, column), for error messages.
     names
-        Name -> type (``bool``/``int``/``float``) of the names a rule may use; defaults to the
-        feature catalog.
+        Name -> type (``bool``/``int``/``float``/``str``) of the names a rule may use; defaults
+        to the feature catalog (base and value features).
     expect
-        ``"bool"`` (a condition, the default), ``"number"``, or None for either.
+        ``"bool"`` (a condition, the default), ``"number"``, or None for any type.
 
     Raises
     ------
@@ -395,8 +469,11 @@ def parse_expression(
         raise origin.error(text, 0, f"expression nested more than {MAX_DEPTH} levels deep")
     if expect == BOOL and node.type != BOOL:
         raise origin.error(
-            text, 0, f"a condition must be true/false, but {text.strip()!r} is a number"
+            text, 0, f"a condition must be true/false, but {text.strip()!r} is "
+            f"{_TYPE_WORDS[node.type]}"
         )
-    if expect == "number" and node.type == BOOL:
-        raise origin.error(text, 0, f"expected a number, but {text.strip()!r} is true/false")
+    if expect == "number" and node.type not in NUMERIC:
+        raise origin.error(
+            text, 0, f"expected a number, but {text.strip()!r} is {_TYPE_WORDS[node.type]}"
+        )
     return node

@@ -8,6 +8,7 @@ for the same reason (SQLite and PostgreSQL overflow differently).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -38,6 +39,12 @@ ShortName = _text(200, 1)
 Text500 = _text(500)
 LongText = _text(10_000)
 Secret = _text(200, 1)
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+# The store keeps UTC; SQLite hands it back without an offset, which is not RFC 3339.
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 IntId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Localized = Annotated[
     dict[str, str], Field(description="The same label in each locale: {en: ..., zh-CN: ...}")

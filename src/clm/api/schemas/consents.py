@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from clm.api.schemas.common import ShortName
+from clm.api.schemas.common import ShortName, UtcDatetime
 
 Purpose = Literal["marketing", "service", "analytics"]
 ConsentChannel = Literal["email", "sms", "phone", "wechat", "post"]
@@ -29,7 +28,7 @@ class ConsentOut(BaseModel):
     purpose: str
     channel: str
     status: str
-    at: dt.datetime
+    at: UtcDatetime
     source: str
     recorded_by: int | None
 
@@ -51,7 +50,7 @@ class ErasureOut(BaseModel):
 
 class AuditOut(BaseModel):
     id: int
-    at: dt.datetime
+    at: UtcDatetime
     actor_user_id: int | None
     actor_run_id: str | None
     model_version: str | None

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from clm.api.schemas.common import MAX_ID, LongText, Text500
+from clm.api.schemas.common import MAX_ID, LongText, Text500, UtcDatetime
 from clm.api.schemas.tasks import TaskOut
 
 Channel = Literal["phone", "email", "visit", "wechat", "meeting"]
@@ -42,7 +42,7 @@ class FollowUpOut(BaseModel):
     next_task_id: int | None
     task_id: int | None
     recorded_by: int | None
-    created_at: dt.datetime
+    created_at: UtcDatetime
 
 
 class FollowUpResultOut(BaseModel):

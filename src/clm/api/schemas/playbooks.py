@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, Field
 
-from clm.api.schemas.common import Localized, LongText, ShortText
+from clm.api.schemas.common import Localized, LongText, ShortText, UtcDatetime
 
 
 class PlaybookVersionOut(BaseModel):
@@ -14,8 +12,8 @@ class PlaybookVersionOut(BaseModel):
     name: str
     version_hash: str
     created_by: int | None
-    created_at: dt.datetime
-    activated_at: dt.datetime
+    created_at: UtcDatetime
+    activated_at: UtcDatetime
     active: bool
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from clm.api.schemas.common import MAX_ID
+from clm.api.schemas.common import MAX_ID, UtcDatetime
 
 
 class TaskOut(BaseModel):
@@ -20,8 +20,8 @@ class TaskOut(BaseModel):
     assignee_id: int | None
     status: str
     origin: str
-    created_at: dt.datetime
-    closed_at: dt.datetime | None
+    created_at: UtcDatetime
+    closed_at: UtcDatetime | None
     completed_by: int | None
     version: int = Field(description="Bumped by every change; pass it back to guard a completion")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from clm.api.schemas.common import Secret, ShortName, ShortText
+from clm.api.schemas.common import Secret, ShortName, ShortText, UtcDatetime
 
 Role = Literal["admin", "manager", "sales", "marketing", "success", "support", "product"]
 
@@ -19,7 +18,7 @@ class UserOut(BaseModel):
     email: str | None
     role: str
     active: bool
-    created_at: dt.datetime
+    created_at: UtcDatetime
     permissions: list[str]
 
 
