@@ -55,3 +55,11 @@ def test_default_stage_model_is_shown_verbatim():
 
     model = resources.files("clm").joinpath("resources/models/default.yaml").read_text("utf-8")
     assert model.strip() in _doc("stage-models.md")
+
+
+def test_every_document_the_readme_links_exists():
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)]+)\)", readme)
+    assert len(links) >= 10
+    missing = [link for link in links if not (DOCS.parent / link).exists()]
+    assert not missing, missing

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 BASE, VALUE = "base", "value"
 
 
@@ -146,9 +145,11 @@ FEATURES: tuple[FeatureSpec, ...] = (
 VALUE_FEATURES: tuple[FeatureSpec, ...] = (
     # RFM and ABC tier (clm.analytics.value.value_features); empty without a paid order
     _v("r_score", "int", "score 1-5", "all time",
-       "RFM recency score (5 = ordered most recently among buyers)", "RFM 最近消费得分（5 为最近）"),
+       "RFM recency score (5 = ordered most recently among buyers)",
+       "RFM 最近消费得分（5 为最近）"),
     _v("f_score", "int", "score 1-5", "all time",
-       "RFM frequency score (5 = most paid orders among buyers)", "RFM 消费频次得分（5 为最多）"),
+       "RFM frequency score (5 = most paid orders among buyers)",
+       "RFM 消费频次得分（5 为最多）"),
     _v("m_score", "int", "score 1-5", "all time",
        "RFM monetary score (5 = highest total spend among buyers)", "RFM 消费金额得分（5 为最高）"),
     _v("rfm_segment", "str", "segment id", "all time",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from clm.api.query import reject_unknown_query
 from clm.api.security import API_PREFIX
 
 
@@ -21,7 +22,7 @@ def api_router() -> APIRouter:
         users,
     )
 
-    router = APIRouter(prefix=API_PREFIX)
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     for module in (auth, customers, followups, tasks, playbooks, consents, privacy, audit, users):
         router.include_router(module.router)
     return router

@@ -20,8 +20,11 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from clm.analytics.feature_catalog import VALUE_FEATURE_NAMES
 from clm.analytics.features import compute_features
-from clm.analytics.rules import StageModel, assign_stages
+from clm.analytics.rules import StageModel, assign_stages, referenced_features
+from clm.analytics.value import MODEL_COLUMNS, value_features
+from clm.services.customer_values import model_values
 from clm.warehouse import Warehouse
 
 TRANSITIONS = "stage_transitions"
@@ -160,13 +163,46 @@ class StageHistory:
 
     # -- evaluation ---------------------------------------------------------------------
     def assign(self, as_of: dt.date) -> ir.Table:
-        """The stage of every customer as of ``as_of`` given the stored history before it."""
+        """The stage of every customer as of ``as_of`` given the stored history before it.
+
+        When the model reads value features (RFM, tier, CLV, P(alive); see
+        ``feature_catalog.VALUE_FEATURES``) they are computed as of ``as_of`` and joined to the
+        base features; the CLV models are fitted only when clv, p_alive or expected_purchases
+        are read. A model of base features alone pays for none of it.
+        """
         tables = self.wh.input_tables()
         features = compute_features(tables, as_of=as_of)
+        wanted = referenced_features(self.model) & VALUE_FEATURE_NAMES
+        if wanted:
+            features = self._with_values(features, tables, as_of=as_of, names=wanted)
         if self._has_rows is None:
             self._has_rows = bool(self.transitions().count().execute())
         previous = self.state_before(as_of) if self._has_rows else None
         return assign_stages(features, model=self.model, as_of=as_of, previous=previous)
+
+    @staticmethod
+    def _with_values(
+        features: ir.Table, tables: dict[str, ir.Table], *, as_of: dt.date, names: frozenset[str]
+    ) -> ir.Table:
+        """``features`` plus the value features ``names``, left-joined on ``customer_id``.
+
+        When the CLV models cannot be fitted as of ``as_of`` (too few repeat buyers, no orders
+        yet), their columns are null, so a rule on them holds for nobody instead of failing.
+        """
+        fitted = None
+        if names & set(MODEL_COLUMNS):
+            mv = model_values(tables["orders"], as_of=as_of)
+            fitted = ibis.memtable(mv.frame) if mv.frame is not None else None
+        values = value_features(
+            tables["orders"], tables["customers"], as_of=as_of, model_values=fitted
+        )
+        columns = {
+            name: values[name] if name in values.columns else ibis.null("float64")
+            for name in sorted(names)
+        }
+        values = values.select(_value_id=values.customer_id, **columns)
+        joined = features.left_join(values, features.customer_id == values._value_id)
+        return joined.drop("_value_id")
 
     def evaluate(
         self, as_of: dt.date, *, replay: bool = True, frame: bool = True

@@ -11,10 +11,10 @@ from datetime import date
 import ibis
 import pyarrow as pa
 
-from clm.analytics.feature_catalog import FEATURES
+from clm.analytics.feature_catalog import CATALOG
 
 AS_OF = date(2024, 6, 30)
-_ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+_ARROW = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
 
 # A repeat buyer whom no criterion of the default model holds: the fallback gives "growing".
 NEUTRAL: dict[str, object] = {
@@ -84,7 +84,8 @@ def customer(base: dict | None = None, **changes: object) -> dict[str, object]:
 def feature_table(
     rows: list[dict], ids: list[str] | None = None, *, spark_safe: bool = False
 ) -> ibis.Table:
-    """An Ibis memtable with the catalog's column types, one row per dict.
+    """An Ibis memtable with the catalog's column types (base and value features), one row
+    per dict; a feature missing from a row is null.
 
     Built from Arrow with explicit types, so every backend receives the same typed columns and
     nulls. ``spark_safe`` works around how Ibis 12 + PySpark 4.0.5 load memtables: an int64
@@ -93,15 +94,15 @@ def feature_table(
     """
     ids = ids or [f"c{i}" for i in range(len(rows))]
     columns = {"customer_id": pa.array(ids, type=pa.string())}
-    for spec in FEATURES:
+    for spec in CATALOG:
         kind = pa.float64() if spark_safe and spec.dtype == "int" else _ARROW[spec.dtype]
         columns[spec.name] = pa.array([r.get(spec.name) for r in rows], type=kind)
     table = ibis.memtable(pa.table(columns))
     if not spark_safe:
         return table
     fixed = {}
-    for spec in FEATURES:
-        if spec.dtype != "bool":
+    for spec in CATALOG:
+        if spec.dtype in ("int", "float"):
             col = table[spec.name]
             clean = ibis.ifelse(col.isnan(), ibis.null("float64"), col)
             fixed[spec.name] = clean.cast("int64") if spec.dtype == "int" else clean

@@ -152,7 +152,8 @@ def test_inexact_origin_reports_line_only():
         ("sqrt(orders_30d) > 1", "unknown function 'sqrt'"),
         ("orders_30d(1) > 1", "is a feature, not a function"),
         ("orders_30d > 1 ; unsubscribed", "unexpected character ';'"),
-        ("orders_30d > 'x'", "unexpected character"),
+        ("orders_30d > 'x'", "text only takes ==, != or in"),
+        ("orders_30d > 'x", "is not closed on the same line"),
         ("orders_30d.real > 1", "unexpected character '.'"),
     ],
 )

@@ -16,8 +16,10 @@ from clm.analytics.rules import evaluate_expression, parse_expression
 from clm.analytics.rules.explain import Evaluator
 from clm.errors import RuleError
 
-NUMERIC = sorted(n for n, s in BY_NAME.items() if s.dtype != "bool")
+NUMERIC = sorted(n for n, s in BY_NAME.items() if s.dtype in ("int", "float"))
 BOOLEAN = sorted(n for n, s in BY_NAME.items() if s.dtype == "bool")
+TEXT = sorted(n for n, s in BY_NAME.items() if s.dtype == "str")
+WORDS = ["A", "B", "C", "at_risk", "lost"]
 
 INJECTIONS = [
     "__import__('os').system('touch /tmp/pwned')",
@@ -62,7 +64,7 @@ def test_any_text_parses_or_is_a_rule_error(text):
     except RuleError as err:
         assert 1 <= err.context["line"] <= 1 + text.count("\n")
         return
-    assert node.type in ("bool", "int", "float")
+    assert node.type in ("bool", "int", "float", "str")
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -96,7 +98,7 @@ def test_unknown_names_are_rejected_with_a_valid_suggestion(data):
     typo = _typo(name, data)
     if typo in FEATURE_NAMES or not typo or not (typo[0].isalpha() or typo[0] == "_"):
         return
-    if typo.lower() in ("and", "or", "not", "true", "false"):
+    if typo.lower() in ("and", "or", "not", "true", "false", "in"):
         return
     with pytest.raises(RuleError) as info:
         parse_expression(f"{typo} == 1 or unsubscribed")
@@ -125,10 +127,26 @@ def _numbers():
     )
 
 
+def _texts():
+    words = st.sampled_from(WORDS)
+    literal = st.one_of(words.map(lambda w: f"'{w}'"), words.map(lambda w: f'"{w}"'))
+    return st.one_of(
+        st.tuples(st.sampled_from(TEXT), st.sampled_from(["==", "!=", "="]), literal).map(
+            lambda t: f"{t[0]} {t[1]} {t[2]}"
+        ),
+        st.tuples(literal, st.sampled_from(TEXT)).map(lambda t: f"{t[0]} != {t[1]}"),
+        st.tuples(st.sampled_from(TEXT), st.sampled_from(["in", "not in"]),
+                  st.lists(literal, min_size=1, max_size=3)).map(
+            lambda t: f"{t[0]} {t[1]} ({', '.join(t[2])})"
+        ),
+    )
+
+
 def _conditions():
     ops = st.sampled_from(["<", "<=", ">", ">=", "==", "!=", "="])
     leaves = st.one_of(
         st.sampled_from(BOOLEAN),
+        _texts(),
         st.tuples(_numbers(), ops, _numbers()).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
         _numbers().map(lambda x: f"is_null({x})"),
         st.sampled_from(["true", "false"]),
@@ -162,6 +180,8 @@ def _row(data) -> dict:
             )
     for name in BOOLEAN:
         row[name] = data.draw(st.one_of(st.none(), st.booleans()), label=name)
+    for name in TEXT:
+        row[name] = data.draw(st.one_of(st.none(), st.sampled_from(WORDS)), label=name)
     return row
 
 
@@ -176,6 +196,21 @@ def test_random_valid_rules_compile_and_the_engine_agrees_with_python(con, text,
     got = con.execute(table.select(v=evaluate_expression(text, table)))["v"].tolist()
     want = [Evaluator(r).condition(node) for r in rows]
     assert [bool(v) for v in got] == want
+
+
+@settings(
+    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(_texts(), st.data())
+def test_text_reasons_read_the_same_in_the_engine_and_in_python(con, text, data):
+    from clm.analytics.rules.compiler import Compiler
+
+    node = parse_expression(text)
+    rows = [_row(data) for _ in range(4)]
+    table = feature_table(rows)
+    got = con.execute(table.select(v=Compiler(table).facts(node, text)))["v"].tolist()
+    want = [Evaluator(r).facts(node, text) for r in rows]
+    assert got == want
 
 
 @settings(

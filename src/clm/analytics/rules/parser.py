@@ -39,6 +39,7 @@ from clm.analytics.rules.nodes import (
     FLOAT,
     INT,
     NUMERIC,
+    STR,
     Abs,
     AllOf,
     AnyOf,
@@ -48,12 +49,11 @@ from clm.analytics.rules.nodes import (
     Coalesce,
     Compare,
     Feature,
+    In,
     IsNull,
     Negate,
     Node,
     Not,
-    STR,
-    In,
     Number,
     Origin,
     String,
@@ -250,7 +250,7 @@ class _Parser:
         tok, nxt = self.tok, self.tokens[min(self.i + 1, len(self.tokens) - 1)]
         if tok.kind != "keyword":
             return False
-        return tok.text == "in" or (tok.text == "not" and nxt.kind == "keyword" and nxt.text == "in")
+        return tok.text == "in" or (tok.text, nxt.kind, nxt.text) == ("not", "keyword", "in")
 
     def in_(self, operand: Node) -> Node:
         """``x in (v1, ...)`` or ``x not in (...)`` (read as ``not (x in (...))``)."""

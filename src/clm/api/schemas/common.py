@@ -26,19 +26,41 @@ def _clean(value: str) -> str:
     return value
 
 
-def _text(max_length: int, min_length: int = 0) -> object:
+NO_NUL = r"^[^\x00]*$"
+# Python's str.isspace characters, spelled out: "\s" means different things in JSON Schema's
+# (ECMA 262) regular expressions, pydantic's (Rust) and Python's, and the services strip with
+# Python's. A character outside this class survives ``str.strip()``.
+_SPACE_OR_CONTROL = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+# at least one character that is neither whitespace nor a control character, and no NUL
+NOT_BLANK = rf"^[^\x00]*[^{_SPACE_OR_CONTROL}][^\x00]*$"
+_EMAIL_PART = r"[!-?A-~]+"  # printable ASCII except "@" and space
+
+
+def _text(
+    max_length: int, *, required: bool = False, pattern: str | None = None, min_length: int = 0
+) -> object:
     return Annotated[
         str,
-        StringConstraints(min_length=min_length, max_length=max_length),
+        StringConstraints(
+            min_length=max(min_length, 1 if required else 0),
+            max_length=max_length,
+            pattern=pattern or (NOT_BLANK if required else NO_NUL),
+        ),
         AfterValidator(_clean),
     ]
 
 
 ShortText = _text(200)
-ShortName = _text(200, 1)
-Text500 = _text(500)
+ShortName = _text(200, required=True)
+Text500 = _text(500, required=True)
 LongText = _text(10_000)
-Secret = _text(200, 1)
+RequiredLongText = _text(10_000, required=True)
+Login = _text(64, required=True, pattern=r"^[A-Za-z0-9_.@-]{2,64}$")
+Email = _text(320, required=True, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$")
+Password = _text(200, min_length=1)
+NewPassword = _text(200, min_length=10)  # services.users.MIN_PASSWORD_LENGTH
+
+
 def _as_utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from clm.api.schemas.common import MAX_ID, LongText, Text500, UtcDatetime
+from clm.api.schemas.common import MAX_ID, LongText, RequiredLongText, Text500, UtcDatetime
 from clm.api.schemas.tasks import TaskOut
 
 Channel = Literal["phone", "email", "visit", "wechat", "meeting"]
@@ -18,7 +18,7 @@ class FollowUpCreate(BaseModel):
 
     occurred_on: dt.date
     channel: Channel
-    summary: LongText = Field(description="What was discussed and agreed")
+    summary: RequiredLongText = Field(description="What was discussed and agreed")
     outcome: LongText | None = None
     next_date: dt.date | None = Field(default=None, description="Date of the next follow-up")
     next_purpose: Text500 | None = Field(default=None, description="Purpose of the next one")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from clm.api.schemas.common import Secret, ShortName, ShortText, UtcDatetime
+from clm.api.schemas.common import Email, Login, NewPassword, Password, ShortName, UtcDatetime
 
 Role = Literal["admin", "manager", "sales", "marketing", "success", "support", "product"]
 
@@ -25,11 +25,11 @@ class UserOut(BaseModel):
 class UserCreate(BaseModel):
     model_config = {"extra": "forbid"}
 
-    login: ShortName = Field(description="2-64 letters, digits or . _ @ -")
+    login: Login = Field(description="2-64 letters, digits or . _ @ -")
     name: ShortName
     role: Role
-    email: ShortText | None = None
-    password: Secret | None = Field(
+    email: Email | None = None
+    password: NewPassword | None = Field(
         default=None, description="At least 10 characters; leave out for a token-only account"
     )
 
@@ -38,14 +38,14 @@ class UserUpdate(BaseModel):
     model_config = {"extra": "forbid"}
 
     role: Role | None = None
-    password: Secret | None = None
+    password: NewPassword | None = None
 
 
 class TokenRequest(BaseModel):
     model_config = {"extra": "forbid"}
 
     login: ShortName
-    password: Secret
+    password: Password
     token_name: ShortName = Field(default="api", description="A name to recognise the token by")
 
 

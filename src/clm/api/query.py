@@ -1,0 +1,42 @@
+"""Unknown query parameters are refused, not ignored.
+
+``GET /api/v1/customers?stgae=new`` silently listing every customer would hide the typo; the
+API answers 422 naming the parameter and listing the ones the route takes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+
+from clm.errors import InputError
+
+
+def _query_names(dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+@cache
+def _allowed(route: APIRoute) -> frozenset[str]:
+    return frozenset(_query_names(route.dependant))
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Raise ``InputError`` for a query parameter the matched route does not declare."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _allowed(route)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise InputError(
+            f"unknown query parameter {unknown[0]!r}; this route takes: {takes}",
+            field=unknown[0],
+            location="query",
+        )
