@@ -1,10 +1,11 @@
-"""docs/features.md documents every catalog feature with its Chinese name, unit and window."""
+"""docs/features.md documents every catalog feature (base and value) with its Chinese name, unit
+and window."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from clm.analytics.feature_catalog import FEATURES
+from clm.analytics.feature_catalog import CATALOG
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "features.md"
 
@@ -20,11 +21,11 @@ def _rows() -> dict[str, list[str]]:
 
 def test_every_catalog_feature_has_a_row_with_its_labels_unit_and_window():
     rows = _rows()
-    for f in FEATURES:
+    for f in CATALOG:
         assert f.name in rows, f"{f.name} is not documented in docs/features.md"
         _, zh, _, unit, window, dtype = rows[f.name]
         assert (zh, unit, window, dtype) == (f.zh, f.unit, f.window, f.dtype), f.name
 
 
 def test_docs_list_no_feature_the_catalog_lacks():
-    assert set(_rows()) == {f.name for f in FEATURES}
+    assert set(_rows()) == {f.name for f in CATALOG}

@@ -95,7 +95,7 @@ def test_every_write_endpoint_refuses_bad_input_in_the_one_shape_and_writes_noth
             },
             "at",
         ),
-        ("/api/v1/users", {"login": "x", "name": "X", "role": "king"}, "role"),
+        ("/api/v1/users", {"login": "xy", "name": "X", "role": "king"}, "role"),
         ("/api/v1/playbooks", {"content": 42}, "content"),
     ],
     ids=["channel", "date", "nul", "naive-time", "role", "content-type"],

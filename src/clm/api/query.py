@@ -1,12 +1,11 @@
-"""Unknown query parameters are refused, not ignored.
+"""Unknown or repeated query parameters are refused, not ignored.
 
 ``GET /api/v1/customers?stgae=new`` silently listing every customer would hide the typo; the
-API answers 422 naming the parameter and listing the ones the route takes.
+API answers 422 naming the parameter and listing the ones the route takes. No route takes a
+list, so ``?stage=new&stage=mature`` is refused too rather than quietly using the last one.
 """
 
 from __future__ import annotations
-
-from functools import cache
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -21,13 +20,12 @@ def _query_names(dependant) -> set[str]:
     return names
 
 
-@cache
 def _allowed(route: APIRoute) -> frozenset[str]:
     return frozenset(_query_names(route.dependant))
 
 
 def reject_unknown_query(request: Request) -> None:
-    """Raise ``InputError`` for a query parameter the matched route does not declare."""
+    """Raise ``InputError`` for a query parameter the route does not declare, or one repeated."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
@@ -40,3 +38,8 @@ def reject_unknown_query(request: Request) -> None:
             field=unknown[0],
             location="query",
         )
+    for name in request.query_params:
+        if len(request.query_params.getlist(name)) > 1:
+            raise InputError(
+                f"query parameter {name!r} is given more than once", field=name, location="query"
+            )

@@ -20,14 +20,17 @@ model_app = typer.Typer(help="Check stage model files.", no_args_is_help=True)
 
 ModelOpt = Annotated[
     Path | None,
-    typer.Option("--model", help="Stage model file (YAML or TOML); default: the built-in model"),
+    typer.Option("--model", help="Stage model file (YAML or TOML) or a shipped model name"),
 ]
 
 
 def _load(model: Path | None):
+    """A model file, or a shipped model by name (``default``, ``relationship``, ...)."""
     from clm.analytics.rules import load_model
 
-    return load_model(model) if model else load_model("default")
+    if model is None:
+        return load_model("default")
+    return load_model(model if model.exists() else str(model))
 
 
 def _workspace():
@@ -134,6 +137,42 @@ def check(
     console.print(table)
 
 
+def explain_command(
+    customer_id: Annotated[str, typer.Argument(help="The customer to explain")],
+    as_of: Annotated[
+        dt.datetime,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Date to explain (YYYY-MM-DD)"),
+    ],
+    model: ModelOpt = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="en or zh-CN")] = None,
+) -> None:
+    """Show a customer's stage and every criterion of the model judged on their features."""
+    from clm.domain.i18n import normalize_locale, t
+    from clm.services.explain import explain_customer
+
+    settings = get_settings()
+    locale = normalize_locale(lang or settings.locale)
+    result = explain_customer(
+        _workspace(),
+        model=_load(model),
+        customer_id=customer_id,
+        as_of=as_of.date(),
+        locale=locale,
+    )
+    console.print(
+        f"{result.customer_id}: {result.stage_label or '-'} ({result.stage or '-'}), "
+        f"{t('column.stage_since', locale)} {result.stage_since or '-'}, "
+        f"{t('column.previous_stage', locale)} {result.previous_stage or '-'}"
+    )
+    table = Table(show_edge=False)
+    for col in ("stage", "criterion", "held", "values"):
+        table.add_column(col)
+    for r in result.reasons:
+        table.add_row(r.stage_label, r.label or r.criterion, "yes" if r.held else "no", r.detail)
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(history_app, name="history")
     app.add_typer(model_app, name="model")
+    app.command("explain")(explain_command)

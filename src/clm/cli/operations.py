@@ -221,18 +221,34 @@ def reminders(
     with _session(settings) as session:
         if dry_run:
             plan = _preview(session, as_of=day)
-            table = Table(*(label(k, locale) for k in (
-                "ops.user", "ops.tasks", "ops.overdue", "ops.already_sent")))
+            table = Table(
+                *(
+                    label(k, locale)
+                    for k in ("ops.user", "ops.tasks", "ops.overdue", "ops.already_sent")
+                )
+            )
             for row in plan:
-                table.add_row(row["login"], str(row["tasks"]), str(row["overdue"]),
-                              ", ".join(row["sent"]) or "-")
+                table.add_row(
+                    row["login"],
+                    str(row["tasks"]),
+                    str(row["overdue"]),
+                    ", ".join(row["sent"]) or "-",
+                )
             console.print(table)
             console.print(label("ops.dry_run", locale, users=len(plan), as_of=day))
             return
         smtp, webhook = _channels(settings)
         report = send_reminders(session, as_of=day, smtp=smtp, webhook=webhook, locale=locale)
-    console.print(label("ops.sent", locale, as_of=day, email=report.sent["email"],
-                        webhook=report.sent["webhook"], skipped=report.skipped_already_sent))
+    console.print(
+        label(
+            "ops.sent",
+            locale,
+            as_of=day,
+            email=report.sent["email"],
+            webhook=report.sent["webhook"],
+            skipped=report.skipped_already_sent,
+        )
+    )
     for failure in report.failed:
         Console(stderr=True, soft_wrap=True).print(
             label("ops.failed", locale, what=failure), markup=False, highlight=False
@@ -255,12 +271,21 @@ def tags_list() -> None:
     locale = settings.locale
     with _session(settings) as session:
         tags = list_tags(session)
-    table = Table(*(label(k, locale) for k in (
-        "ops.tag", "ops.kind", "ops.label", "ops.rule", "ops.customers")))
+    table = Table(
+        *(
+            label(k, locale)
+            for k in ("ops.tag", "ops.kind", "ops.label", "ops.rule", "ops.customers")
+        )
+    )
     zh = normalize_locale(locale) == "zh-CN"
     for tag in tags:
-        table.add_row(tag["name"], tag["kind"], tag["label_zh"] if zh else tag["label_en"],
-                      tag["rule"] or "", str(tag["customers"]))
+        table.add_row(
+            tag["name"],
+            tag["kind"],
+            tag["label_zh"] if zh else tag["label_en"],
+            tag["rule"] or "",
+            str(tag["customers"]),
+        )
     Console(soft_wrap=True).print(table)
 
 
@@ -279,8 +304,14 @@ def tags_define(
 
     settings = get_settings()
     with _session(settings) as session:
-        define_tag(session, actor=_actor("tags define"), name=name, label_en=label_en,
-                   label_zh=label_zh, rule=rule)
+        define_tag(
+            session,
+            actor=_actor("tags define"),
+            name=name,
+            label_en=label_en,
+            label_zh=label_zh,
+            rule=rule,
+        )
     Console(soft_wrap=True).print(label("ops.tag_saved", settings.locale, tag=name))
 
 
@@ -312,9 +343,16 @@ def tags_apply(
     if not report.matched:
         console.print(label("ops.tags_none", settings.locale))
     for name in sorted(report.matched):
-        console.print(label("ops.tags_applied", settings.locale, tag=name,
-                            matched=report.matched[name], added=report.added[name],
-                            removed=report.removed[name]))
+        console.print(
+            label(
+                "ops.tags_applied",
+                settings.locale,
+                tag=name,
+                matched=report.matched[name],
+                added=report.added[name],
+                removed=report.removed[name],
+            )
+        )
 
 
 def _manual(tag: str, customers: list[str], *, add: bool) -> None:
@@ -324,8 +362,7 @@ def _manual(tag: str, customers: list[str], *, add: bool) -> None:
     act = tag_customer if add else untag_customer
     with _session(settings) as session:
         changed = sum(
-            act(session, actor=_actor("tags add" if add else "tags remove"), customer_id=c,
-                tag=tag)
+            act(session, actor=_actor("tags add" if add else "tags remove"), customer_id=c, tag=tag)
             for c in customers
         )
     Console(soft_wrap=True).print(
@@ -353,8 +390,9 @@ def tags_remove(
 
 # -- segments -------------------------------------------------------------------------------
 
-segments_app = typer.Typer(help="Saved customer filters and audience exports.",
-                           no_args_is_help=True)
+segments_app = typer.Typer(
+    help="Saved customer filters and audience exports.", no_args_is_help=True
+)
 
 
 @segments_app.command("save")
@@ -362,8 +400,10 @@ def segments_save(
     name: Annotated[str, typer.Argument(help="Segment name")],
     definition: Annotated[
         str,
-        typer.Option("--definition",
-                     help='Filter as JSON, e.g. {"stages": ["declining"], "tags_any": ["vip"]}'),
+        typer.Option(
+            "--definition",
+            help='Filter as JSON, e.g. {"stages": ["declining"], "tags_any": ["vip"]}',
+        ),
     ],
 ) -> None:
     """Create or replace a segment and print its size."""
@@ -374,8 +414,7 @@ def segments_save(
     with _session(settings) as session:
         row = save_segment(session, actor=actor, name=name, definition=definition)
         size = segment_size(session, row.id, actor=actor)
-    Console(soft_wrap=True).print(label("ops.segment_saved", settings.locale, name=name,
-                                        size=size))
+    Console(soft_wrap=True).print(label("ops.segment_saved", settings.locale, name=name, size=size))
 
 
 @segments_app.command("list")
@@ -389,17 +428,14 @@ def segments_list() -> None:
     table = Table(*(label(k, locale) for k in ("ops.segment", "ops.definition", "ops.members")))
     with _session(settings) as session:
         for row in list_segments(session):
-            table.add_row(row.name, row.definition,
-                          str(segment_size(session, row.id, actor=actor)))
+            table.add_row(row.name, row.definition, str(segment_size(session, row.id, actor=actor)))
     Console(soft_wrap=True).print(table)
 
 
 @segments_app.command("export")
 def segments_export(
     segment: Annotated[str, typer.Option("--segment", help="Segment name")],
-    purpose: Annotated[
-        str, typer.Option("--purpose", help="marketing, service or analytics")
-    ],
+    purpose: Annotated[str, typer.Option("--purpose", help="marketing, service or analytics")],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
     channel: Annotated[
         str, typer.Option("--channel", help="email, sms, phone, wechat or post")
@@ -415,14 +451,30 @@ def segments_export(
     settings = get_settings()
     with _session(settings) as session:
         report = export_segment_csv(
-            session, segment, actor=_actor("segments export"), purpose=purpose,
-            channel=channel, path=out, as_of=_day(as_of), unmask=unmask, locale=settings.locale,
+            session,
+            segment,
+            actor=_actor("segments export"),
+            purpose=purpose,
+            channel=channel,
+            path=out,
+            as_of=_day(as_of),
+            unmask=unmask,
+            locale=settings.locale,
         )
     Console(soft_wrap=True).print(
-        label("ops.exported", settings.locale, rows=report.rows, members=report.members,
-              path=out, no_consent=report.excluded_no_consent, purpose=purpose,
-              channel=channel, erased=report.excluded_erased),
-        markup=False, highlight=False,
+        label(
+            "ops.exported",
+            settings.locale,
+            rows=report.rows,
+            members=report.members,
+            path=out,
+            no_consent=report.excluded_no_consent,
+            purpose=purpose,
+            channel=channel,
+            erased=report.excluded_erased,
+        ),
+        markup=False,
+        highlight=False,
     )
 
 
@@ -489,39 +541,63 @@ def effectiveness(
     settings = get_settings()
     locale = settings.locale
     thresholds = Thresholds(
-        min_win_back_rate=min_win_back_rate, min_activation_rate=min_activation_rate,
-        max_churn_rate=max_churn_rate, min_repurchase_uplift=min_repurchase_uplift,
+        min_win_back_rate=min_win_back_rate,
+        min_activation_rate=min_activation_rate,
+        max_churn_rate=max_churn_rate,
+        min_repurchase_uplift=min_repurchase_uplift,
         min_entries=min_entries,
     )
     order_table = _warehouse_orders(settings) if orders else None
     opened = []
     with _session(settings) as session:
         report = strategy_effectiveness(
-            session, start=start.date(), end=end.date(), window_days=window_days,
-            thresholds=thresholds, orders=order_table,
+            session,
+            start=start.date(),
+            end=end.date(),
+            window_days=window_days,
+            thresholds=thresholds,
+            orders=order_table,
         )
         if alert and report.flagged:
-            opened = raise_review_alerts(session, report, actor=_actor("effectiveness"),
-                                         due_on=_today())
+            opened = raise_review_alerts(
+                session, report, actor=_actor("effectiveness"), due_on=_today()
+            )
     if output is OutputFormat.json:
         sys.stdout.write(report_json(report) + "\n")
         return
     if output is OutputFormat.csv:
         report.to_frame().assign(flags=lambda f: f["flags"].map(" ".join)).to_csv(
-            sys.stdout, index=False)
+            sys.stdout, index=False
+        )
         return
     console = Console(soft_wrap=True)
     if not report.rows:
         console.print(label("ops.no_entries", locale, start=start.date(), end=end.date()))
         return
-    keys = ("ops.stage", "ops.playbook", "ops.entries", "ops.observed", "ops.pending",
-            "ops.win_back", "ops.activation", "ops.churn", "ops.uplift", "ops.flags")
+    keys = (
+        "ops.stage",
+        "ops.playbook",
+        "ops.entries",
+        "ops.observed",
+        "ops.pending",
+        "ops.win_back",
+        "ops.activation",
+        "ops.churn",
+        "ops.uplift",
+        "ops.flags",
+    )
     table = Table(*(label(k, locale) for k in keys))
     for row in report.rows:
         table.add_row(
-            row.stage, "-" if row.playbook_version_id is None else str(row.playbook_version_id),
-            str(row.entries), str(row.observed), str(row.pending), _pct(row.win_back_rate),
-            _pct(row.activation_rate), _pct(row.churn_rate), _pct(row.repurchase_uplift),
+            row.stage,
+            "-" if row.playbook_version_id is None else str(row.playbook_version_id),
+            str(row.entries),
+            str(row.observed),
+            str(row.pending),
+            _pct(row.win_back_rate),
+            _pct(row.activation_rate),
+            _pct(row.churn_rate),
+            _pct(row.repurchase_uplift),
             ", ".join(row.flags),
         )
     console.print(table)

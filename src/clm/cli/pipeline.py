@@ -107,7 +107,8 @@ def run(
     model: Annotated[
         Path | None,
         typer.Option(
-            "--model", help="Stage model file (YAML or TOML); default: the built-in six-stage model"
+            "--model",
+            help="Stage model file (YAML or TOML) or a shipped model name (default: default)",
         ),
     ] = None,
 ) -> None:

@@ -16,8 +16,7 @@ from clm.config import get_settings
 from clm.domain.i18n import normalize_locale
 
 _CURL_BODY = (
-    "-H 'Content-Type: application/json' "
-    "-d '{{\"login\": \"{login}\", \"password\": \"...\"}}'"
+    '-H \'Content-Type: application/json\' -d \'{{"login": "{login}", "password": "..."}}\''
 )
 TEXT = {
     "en": {
@@ -26,8 +25,7 @@ TEXT = {
         "password": "  password: {password}   (shown once; change it after signing in)",
         "password_env": "  password: the value of CLM_ADMIN_PASSWORD",
         "url": "Sign in at {url}/ ; API reference at {url}/docs",
-        "token": "API token:  curl -X POST {url}/api/v1/auth/token "
-        + _CURL_BODY,
+        "token": "API token:  curl -X POST {url}/api/v1/auth/token " + _CURL_BODY,
         "listening": "clm is serving {url} (store: {store})",
     },
     "zh-CN": {
@@ -36,8 +34,7 @@ TEXT = {
         "password": "  密码：  {password}（仅显示这一次，登录后请修改）",
         "password_env": "  密码：  环境变量 CLM_ADMIN_PASSWORD 的值",
         "url": "登录地址 {url}/ ；API 文档 {url}/docs",
-        "token": "获取 API 令牌：curl -X POST {url}/api/v1/auth/token "
-        + _CURL_BODY,
+        "token": "获取 API 令牌：curl -X POST {url}/api/v1/auth/token " + _CURL_BODY,
         "listening": "clm 正在 {url} 提供服务（存储：{store}）",
     },
 }

@@ -226,7 +226,7 @@ def at_risk_entries(
     start: dt.date,
     end: dt.date,
     stages: tuple[str, ...] = AT_RISK_STAGES,
-    limit: int = 20,
+    limit: int = 10,
 ) -> list[dict[str, Any]]:
     """Customers now in declining or churned who entered it within the period, newest first."""
     stmt = (

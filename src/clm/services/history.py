@@ -162,19 +162,24 @@ class StageHistory:
         return latest_state(self.transitions(), before=as_of)
 
     # -- evaluation ---------------------------------------------------------------------
-    def assign(self, as_of: dt.date) -> ir.Table:
-        """The stage of every customer as of ``as_of`` given the stored history before it.
+    def features(self, as_of: dt.date) -> ir.Table:
+        """Every customer's features as of ``as_of``: the base features, plus the value features
+        the model reads (RFM, tier, CLV, P(alive); ``feature_catalog.VALUE_FEATURES``).
 
-        When the model reads value features (RFM, tier, CLV, P(alive); see
-        ``feature_catalog.VALUE_FEATURES``) they are computed as of ``as_of`` and joined to the
-        base features; the CLV models are fitted only when clv, p_alive or expected_purchases
-        are read. A model of base features alone pays for none of it.
+        Value features are computed only when the model reads one, and the CLV models fitted
+        only when it reads clv, p_alive or expected_purchases: a model of base features alone
+        pays for none of it. Explaining one customer's stage must read these same features.
         """
         tables = self.wh.input_tables()
         features = compute_features(tables, as_of=as_of)
         wanted = referenced_features(self.model) & VALUE_FEATURE_NAMES
         if wanted:
             features = self._with_values(features, tables, as_of=as_of, names=wanted)
+        return features
+
+    def assign(self, as_of: dt.date) -> ir.Table:
+        """The stage of every customer as of ``as_of`` given the stored history before it."""
+        features = self.features(as_of)
         if self._has_rows is None:
             self._has_rows = bool(self.transitions().count().execute())
         previous = self.state_before(as_of) if self._has_rows else None

@@ -70,7 +70,10 @@ def run_pipeline(
     progress = progress or RunProgress()
     if not data_dir.is_dir():
         raise DataFileError(f"data folder {data_dir} does not exist", file=str(data_dir))
-    model = load_model(model_path) if model_path else load_model("default")
+    if model_path is None:
+        model = load_model("default")
+    else:  # a file, or the name of a shipped model
+        model = load_model(model_path if model_path.exists() else str(model_path))
     config = load_project_config(data_dir / "clm.toml")
     warehouse = open_workspace(settings)
     out.mkdir(parents=True, exist_ok=True)

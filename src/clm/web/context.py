@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from clm.config import Settings
 from clm.domain.i18n import LOCALES, normalize_locale, t
-from clm.errors import AuthenticationError, PermissionDeniedError
+from clm.errors import PermissionDeniedError
 from clm.services.actors import ROLE_LABELS, Actor
 from clm.store.engine import Store
 from clm.store.tables import User
@@ -234,7 +234,6 @@ def parse_date(value: str | None, *, field: str) -> dt.date | None:
 
 
 __all__ = [
-    "AuthenticationError",
     "CsrfDep",
     "DbDep",
     "LoginRequired",

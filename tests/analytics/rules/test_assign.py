@@ -300,3 +300,70 @@ def test_other_shipped_models_give_every_customer_one_of_their_stages(run, name)
     results = run(rows, model=model)
     assert {r["stage"] for r in results} <= set(model.stage_ids)
     assert all(r["reasons"] for r in results)
+
+
+# -- value features (the value_aware model) -----------------------------------------------------
+@pytest.fixture(scope="module")
+def value_aware():
+    return load_model("value_aware")
+
+
+def test_a_repeat_buyer_whose_p_alive_fell_is_declining_before_the_60_day_rule(run, value_aware):
+    rows = [
+        customer(order_count=5, days_since_last_order=40, p_alive=0.2, value_tier="B"),
+        customer(order_count=2, days_since_last_order=40, p_alive=0.2),  # guard: 3+ orders
+        customer(order_count=5, days_since_last_order=40, p_alive=None),  # model not fitted
+    ]
+    got = run(rows, model=value_aware)
+    assert got[0]["stage"] == "declining"
+    assert got[0]["reasons"] == "p_alive = 0.2 < 0.3; order_count = 5 >= 3"
+    assert [r["stage"] for r in got[1:]] == ["growing", "growing"]
+    assert run(rows[:1])[0]["stage"] == "growing"  # the default model does not read p_alive
+
+
+def test_tier_a_is_mature_and_the_reason_shows_the_tier_once(run, value_aware):
+    rows = [
+        customer(value_tier="A"),
+        customer(value_tier="B"),
+        customer(value_tier=None),
+        customer(value_tier="a"),  # text is compared exactly
+        customer(LEAD, value_tier="A"),  # the guard order_count >= 2 still applies
+    ]
+    got = run(rows, model=value_aware)
+    assert [r["stage"] for r in got] == ["mature", "growing", "growing", "growing", "prospect"]
+    assert got[0]["reasons"] == "value_tier = 'A'"
+
+
+def test_numeric_value_features_get_the_margin_and_text_ones_do_not(run, value_aware):
+    previous = [
+        ("c0", "declining", LONG_AGO, "growing"),
+        ("c1", "mature", LONG_AGO, "growing"),
+    ]
+    rows = [
+        customer(order_count=5, p_alive=0.32),  # within 10% of 0.3: stays declining
+        customer(value_tier="B"),  # no longer A: no margin keeps it mature
+    ]
+    got = run(rows, model=value_aware, previous=previous)
+    assert got[0]["stage"] == "declining"
+    assert got[0]["reasons"] == "p_alive = 0.32 < 0.33 (margin on 0.3); order_count = 5 >= 3"
+    assert got[1]["stage"] == "mature"  # sticky: no stage's criteria hold, mature's guard does
+    assert got[1]["reasons"] == "kept: no stage's criteria held"
+    assert got[1]["grey_zone"] is False
+
+
+def test_text_rules_compile_to_the_same_answer_as_python(con):
+    from clm.analytics.rules import evaluate_expression, parse_expression
+    from clm.analytics.rules.explain import Evaluator
+
+    rows = [customer(value_tier=t, rfm_segment=s) for t, s in
+            [("A", "lost"), ("B", "at_risk"), (None, None), ("C", "champions")]]
+    table = feature_table(rows)
+    for text in ("value_tier == 'A'", "value_tier != 'A'", "'B' = value_tier",
+                 "rfm_segment in ('at_risk', 'lost')", "rfm_segment not in ('at_risk', 'lost')",
+                 "coalesce(value_tier, 'none') == 'none'", "is_null(rfm_segment)"):
+        got = con.execute(table.select(v=evaluate_expression(text, table)))["v"].tolist()
+        want = [Evaluator(r).condition(parse_expression(text)) for r in rows]
+        assert got == want, text
+    assert con.execute(
+        table.select(v=evaluate_expression("rfm_segment not in ('at_risk', 'lost')", table))
+    )["v"].tolist() == [False, False, True, True]

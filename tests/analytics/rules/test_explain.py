@@ -125,3 +125,55 @@ def test_margin_fallback_and_kept_notes_are_localized(default_model):
     )
     assert localize_reasons("kept: no stage's criteria held", model=default_model, locale="zh-CN")
     assert localize_reasons("", model=default_model, locale="zh-CN") == ""
+
+
+# -- text and value features ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("rule", "row", "held", "detail"),
+    [
+        ("value_tier == 'A'", {"value_tier": "A"}, True, "value_tier = 'A'"),
+        ("value_tier == 'A'", {"value_tier": "B"}, False, "value_tier = 'B' == 'A'"),
+        ("value_tier == \"A\"", {"value_tier": None}, False, "value_tier = null == 'A'"),
+        ("'A' != value_tier", {"value_tier": "B"}, True, "value_tier = 'B' != 'A'"),
+        (
+            "rfm_segment in ('at_risk', \"lost\")",
+            {"rfm_segment": "lost"},
+            True,
+            "rfm_segment = 'lost' in ('at_risk', 'lost')",
+        ),
+        (
+            "rfm_segment not in ('lost')",
+            {"rfm_segment": "champions"},
+            True,
+            "not (rfm_segment = 'champions' in ('lost'))",
+        ),
+        ("r_score in (4, 5)", {"r_score": 4}, True, "r_score = 4 in (4, 5)"),
+        ("rfm_segment == \"it's\"", {"rfm_segment": "it's"}, True, "rfm_segment = \"it's\""),
+    ],
+)
+def test_text_conditions_read_naturally_in_reasons(rule, row, held, detail, con):
+    from clm.analytics.rules import parse_expression
+    from clm.analytics.rules.compiler import Compiler
+    from clm.analytics.rules.explain import Evaluator
+
+    node = parse_expression(rule)
+    evaluator = Evaluator(customer(**row))
+    assert evaluator.condition(node) is held
+    assert evaluator.facts(node, rule, gated=False) == detail
+    table = feature_table([customer(**row)])
+    engine = con.execute(table.select(v=Compiler(table).facts(node, rule)))["v"].tolist()
+    assert engine == [detail if held else ""]
+
+
+def test_value_aware_explanation_shows_p_alive_and_the_tier():
+    from clm.analytics.rules import load_model
+
+    model = load_model("value_aware")
+    row = customer(order_count=4, p_alive=0.12345, value_tier="A")
+    reasons = explain(model, row, "zh-CN")
+    p_alive = _one(reasons, "declining", "p_alive < 0.3 and order_count >= 3")
+    assert p_alive.held and p_alive.facts == "p_alive = 0.1235 < 0.3; order_count = 4 >= 3"
+    assert p_alive.label == "大概率已不活跃：存活概率低于 30%（至少 3 单）"
+    assert p_alive.values == {"p_alive": 0.12345, "order_count": 4}
+    tier = _one(reasons, "mature", "value_tier == 'A'")
+    assert tier.held and tier.facts == "value_tier = 'A'"

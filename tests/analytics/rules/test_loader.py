@@ -43,11 +43,11 @@ def _error(text: str, filename: str = "bad.yaml", fmt: str = "yaml") -> RuleErro
     return info.value
 
 
-def test_four_models_are_shipped():
-    assert shipped_models() == ["default", "marketing", "relationship", "value"]
+def test_five_models_are_shipped():
+    assert shipped_models() == ["default", "marketing", "relationship", "value", "value_aware"]
 
 
-@pytest.mark.parametrize("name", ["default", "relationship", "marketing", "value"])
+@pytest.mark.parametrize("name", ["default", "relationship", "marketing", "value", "value_aware"])
 def test_every_shipped_model_loads_with_labels_in_both_languages(name):
     model = load_model(name)
     assert model.id == name
@@ -263,3 +263,35 @@ def test_typo_in_a_stage_key_names_the_stage():
     )
     err = _error(broken, filename="default.yaml")
     assert "stage 'growing': unknown key 'critera' (did you mean 'criteria'?)" in err.message
+
+
+def test_text_feature_compared_with_a_number_is_refused_at_load_with_file_line_column():
+    err = _error(MINIMAL.replace("- orders_30d >= 1", "- value_tier == 1"))
+    assert err.message == (
+        "bad.yaml line 16, column 23: '==' cannot compare 'value_tier' (text) with '1' "
+        "(a number) (write '1' to compare it as text)"
+    )
+    assert (err.context["file"], err.context["line"], err.context["column"]) == ("bad.yaml", 16, 23)
+
+
+def test_number_feature_compared_with_text_is_refused_at_load():
+    err = _error(MINIMAL.replace("- orders_30d >= 1", "- r_score in ('A', 'B')"), "m.yaml")
+    assert err.message.startswith("m.yaml line 16, column 21: 'in' cannot compare 'r_score'")
+    assert "(text)" in err.message
+
+
+def test_the_value_aware_model_is_the_default_plus_two_value_criteria():
+    default, aware = load_model("default"), load_model("value_aware")
+    assert aware.stage_ids == default.stage_ids
+    added = {}
+    for s in aware.stages:
+        before = {c.text for c in default.stage(s.id).criteria}
+        added[s.id] = [c.text for c in s.criteria if c.text not in before]
+    assert added == {
+        "churned": [],
+        "declining": ["p_alive < 0.3 and order_count >= 3"],
+        "mature": ["value_tier == 'A'"],
+        "growing": [],
+        "new": [],
+        "prospect": [],
+    }

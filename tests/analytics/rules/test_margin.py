@@ -63,3 +63,27 @@ def test_zero_margin_leaves_thresholds_alone():
 )
 def test_numbers_are_formatted_without_noise(value, text):
     assert format_number(value) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["value_tier == 'A'", "'A' == value_tier", "rfm_segment != 'lost'"]
+)
+def test_text_comparisons_never_get_a_margin(text):
+    assert _moved(text, "loose") is None
+    assert _moved(text, "tight") is None
+
+
+def test_a_text_literal_on_the_left_is_moved_to_the_right():
+    from clm.analytics.rules.margin import normalized
+
+    left, op, right = normalized(parse_expression("'A' != value_tier"))
+    assert (left.name, op, right.value) == ("value_tier", "!=", "A")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [("A", "'A'"), ("it's", '"it\'s"'), (None, "null"), ("", "''")]
+)
+def test_text_is_quoted_in_reasons(value, text):
+    from clm.analytics.rules.margin import format_text
+
+    assert format_text(value) == text

@@ -180,3 +180,71 @@ def test_custom_names_replace_the_catalog():
     assert node.left.name == "score"
     with pytest.raises(RuleError, match="did you mean 'score'"):
         parse_expression("scor > 3", names={"score": "float"})
+
+
+# -- text ------------------------------------------------------------------------------------
+def test_text_literals_in_either_quote_compare_with_text_features():
+    from clm.analytics.rules.nodes import String
+
+    for text in ("value_tier == 'A'", 'value_tier == "A"', "value_tier = 'A'"):
+        node = parse_expression(text)
+        assert isinstance(node, Compare) and node.op == "=="
+        assert node.left == Feature(0, 10, "str", "value_tier")
+        assert isinstance(node.right, String) and node.right.value == "A"
+    assert parse_expression('rfm_segment != "it\'s"').right.value == "it's"
+
+
+def test_in_lists_of_texts_and_numbers():
+    from clm.analytics.rules.nodes import In
+
+    node = parse_expression("rfm_segment in ('at_risk', \"cant_lose\")")
+    assert isinstance(node, In)
+    assert [o.value for o in node.options] == ["at_risk", "cant_lose"]
+    numbers = parse_expression("r_score in (1, 2, -3)")
+    assert [o.value for o in numbers.options] == [1, 2, -3]
+
+
+def test_not_in_reads_as_not_of_in():
+    from clm.analytics.rules.nodes import In
+
+    node = parse_expression("value_tier not in ('A') and order_count >= 3")
+    assert isinstance(node, AllOf)
+    assert isinstance(node.items[0], Not) and isinstance(node.items[0].operand, In)
+
+
+def test_keywords_in_text_are_just_text():
+    node = parse_expression("rfm_segment == 'not and or in'")
+    assert node.right.value == "not and or in"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "column"),
+    [
+        ("value_tier == 3", "'==' cannot compare 'value_tier' (text) with '3' (a number)", 15),
+        ("r_score == 'A'", "cannot compare 'r_score' (a number) with \"'A'\" (text)", 12),
+        ("value_tier > 'A'", "text only takes ==, != or in", 12),
+        ("value_tier == unsubscribed", "'unsubscribed' (true/false)", 15),
+        ("value_tier + 1 > 0", "'+' needs a number, but 'value_tier' is text", 1),
+        ("value_tier", "a condition must be true/false, but 'value_tier' is text", 1),
+        ("value_tier and unsubscribed", "'and' needs true/false, but 'value_tier' is text", 1),
+        ("r_score in ('A')", "'in' cannot compare 'r_score'", 13),
+        ("value_tier in (3)", "'in' cannot compare 'value_tier' (text) with '3'", 16),
+        ("value_tier in (rfm_segment)", "'in' takes a list of numbers or texts", 16),
+        ("unsubscribed in (1)", "'in' needs a number", 1),
+        ("value_tier in ()", "expected a value, found ')'", 16),
+        ("value_tier in ('A') == true", "cannot be chained", 21),
+        ("coalesce(value_tier, 1) == 'A'", "coalesce() needs text, but '1' is a number", 22),
+        ("value_tier == 'A", "text opened with ' is not closed on the same line", 15),
+    ],
+)
+def test_text_type_errors_point_at_the_culprit(text, fragment, column):
+    with pytest.raises(RuleError) as info:
+        parse_expression(text, origin=Origin("m.yaml", 4, 1))
+    assert fragment in info.value.message
+    assert info.value.message.startswith(f"m.yaml line 4, column {column}:")
+
+
+def test_a_text_expression_is_not_a_number():
+    with pytest.raises(RuleError, match="expected a number, but 'value_tier' is text"):
+        parse_expression("value_tier", expect="number")
+    assert parse_expression("value_tier", expect=None).type == "str"

@@ -68,6 +68,8 @@ def customer_list(
             search=q or None,
         ),
     )
+    asked = {"segment": segment, "value_tier": tier}
+    ignored = [k for k, v in asked.items() if v and k not in _supported(**asked)]
     pages = max(1, -(-result.total // PAGE_SIZE))
     params = {
         "stage": stage or "", "owner": owner or "", "tag": tag or "", "segment": segment or "",
@@ -80,6 +82,7 @@ def customer_list(
         pages=pages,
         params=params,
         sort=sort,
+        ignored=ignored,
         stage_label=stage_label,
         segment_label=segment_label,
         tier_label=tier_label,

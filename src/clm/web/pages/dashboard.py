@@ -33,8 +33,9 @@ def chart_data(board: Dashboard, filters: DashboardFilter, locale: str) -> dict[
     scope = {"owner": filters.owner_id, "segment": filters.segment}
     flows = []
     for f in board.flows:
-        source = "⟶ " + stage_label(f["from"], locale) if f["from"] else stage_label(None, locale)
-        flows.append([source, stage_label(f["to"], locale) + " ⟵", f["customers"]])
+        # a Sankey needs distinct nodes on each side: the target's name ends in a thin space
+        source = stage_label(f["from"], locale)
+        flows.append([source, stage_label(f["to"], locale) + "\u2009", f["customers"]])
     clv = [
         [
             f"{b['low']:,.0f}–{b['high']:,.0f}" if b["high"] is not None else f"≥ {b['low']:,.0f}",

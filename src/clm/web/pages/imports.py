@@ -26,12 +26,13 @@ from clm.domain.contract import IMPORT_ORDER, TABLES
 from clm.errors import ClmError, DataFileError, InputError, NotFoundError
 from clm.ingest import import_file, quarantine_frame
 from clm.ingest.mapping import resolve_columns
-from clm.ingest.readers import EXTENSIONS, read_file
+from clm.ingest.readers import read_file
 from clm.web.context import CsrfDep, StateDep, UserDep, render
 from clm.web.pages.models import _warehouse
 
 router = APIRouter()
 UPLOADS = "uploads"
+META = "upload.meta"  # no data-file extension, so it is never taken for the upload
 MAX_UPLOAD = 200 * 1024 * 1024
 PREVIEW_ROWS = 50
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -46,18 +47,22 @@ def _upload_dir(state, token: str) -> Path:
     return folder
 
 
+def _meta(folder: Path) -> dict:
+    return json.loads((folder / META).read_text("utf-8"))
+
+
 def _uploaded_file(folder: Path) -> Path:
-    files = [p for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS]
-    if not files:
+    path = folder / ("data" + Path(_meta(folder)["file"]).suffix.lower())
+    if not path.is_file():
         raise NotFoundError("the upload holds no data file", field="token")
-    return files[0]
+    return path
 
 
-def file_headers(path: Path, *, table: str) -> list[str]:
+def file_headers(path: Path, *, table: str, name: str) -> list[str]:
     """The headers of an uploaded file, read the way the import will read them."""
     with tempfile.TemporaryDirectory(prefix="clm-web-headers-") as tmp, \
             closing(duckdb.connect()) as con:
-        result = read_file(con, path, table=table, file=path.name, encoding="auto",
+        result = read_file(con, path, table=table, file=name, encoding="auto",
                            workdir=Path(tmp))
         return list(result.staged.headers)
 
@@ -95,7 +100,7 @@ async def upload(
         token = secrets.token_urlsafe(18)
         folder = state.settings.home / UPLOADS / token
         folder.mkdir(parents=True)
-        path = folder / name
+        path = folder / ("data" + Path(name).suffix.lower())  # never clashes with our files
         size = 0
         with path.open("wb") as out:
             while chunk := await file.read(1 << 20):
@@ -103,8 +108,9 @@ async def upload(
                 if size > MAX_UPLOAD:
                     raise InputError(f"{name}: larger than {MAX_UPLOAD >> 20} MB", field="file")
                 out.write(chunk)
-        (folder / "meta.json").write_text(json.dumps({"table": table, "user": user.id}))
-        headers = file_headers(path, table=table)
+        meta = {"table": table, "file": name, "user": user.id}
+        (folder / META).write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+        headers = file_headers(path, table=table, name=name)
     except ClmError as exc:
         return render(request, "import.html", user=user, tables=IMPORT_ORDER, step="upload",
                       error=exc, status_code=422)
@@ -128,8 +134,8 @@ async def run_import(request: Request, state: StateDep, user: UserDep) -> Respon
     form = await request.form()
     token = str(form.get("token") or "")
     folder = _upload_dir(state, token)
-    meta = json.loads((folder / "meta.json").read_text())
-    table = meta["table"]
+    meta = _meta(folder)
+    table, name = meta["table"], meta["file"]
     path = _uploaded_file(folder)
     chosen = {
         str(k)[4:]: str(v) for k, v in form.items() if str(k).startswith("map:") and str(v)
@@ -141,12 +147,12 @@ async def run_import(request: Request, state: StateDep, user: UserDep) -> Respon
         config = ProjectConfig(ingest=IngestConfig(columns={table: columns}))
         with _warehouse(state) as warehouse:
             report = import_file(path, table=table, warehouse=warehouse, config=config,
-                                 source_name=path.name)
+                                 source_name=name)
     except ClmError as exc:
-        headers = file_headers(path, table=table)
+        headers = file_headers(path, table=table, name=name)
         return render(request, "import.html", user=user, step="map", token=token, table=table,
-                      file=path.name, headers=headers, contract=TABLES[table],
-                      mapping=chosen or suggested_mapping(headers, table=table, file=path.name),
+                      file=name, headers=headers, contract=TABLES[table],
+                      mapping=chosen or suggested_mapping(headers, table=table, file=name),
                       error=exc, status_code=422)
     quarantine = quarantine_frame(report)
     quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")
@@ -182,7 +188,7 @@ def download_quarantine(state: StateDep, user: UserDep, token: str) -> Response:
     if not path.is_file():
         raise DataFileError("this upload has not been imported yet", field="token")
     return FileResponse(path, media_type="text/csv; charset=utf-8",
-                        filename=f"quarantine-{_uploaded_file(folder).stem}.csv")
+                        filename=f"quarantine-{Path(_meta(folder)['file']).stem}.csv")
 
 
 @router.get("/import/quarantine.csv")

@@ -88,7 +88,7 @@ def apply_rule_edits(text: str, model: StageModel, edits: dict[str, str]) -> str
     ``edits`` maps ``"<line>:<column>"`` (the criterion's origin) to its new rule text.
     """
     lines = text.splitlines(keepends=True)
-    by_origin = {f"{c.origin.line}:{c.origin.column}": c for c in model.criteria}
+    by_origin = {f"{c.origin.line}:{c.origin.column}": c for c in model.criteria()}
     for key, new in sorted(edits.items(), key=lambda kv: _origin_key(kv[0]), reverse=True):
         criterion = by_origin.get(key)
         new = " ".join(new.split())
@@ -198,6 +198,7 @@ async def model_preview(
         }
         for r in diff.matrix.itertuples()
     ]
+    matrix.sort(key=lambda m: (not m["moved"], -m["customers"]))  # the moves first
     return render(
         request,
         "_model_preview.html",

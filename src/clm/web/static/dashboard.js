@@ -34,8 +34,8 @@
   if (data.funnel.length) {
     draw("chart-funnel", {
       tooltip: { trigger: "item" },
-      series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", gap: 2,
-        label: { formatter: "{b}: {c}" },
+      series: [{ type: "funnel", sort: "none", left: "5%", width: "90%", gap: 2, minSize: "25%",
+        label: { position: "inside", formatter: "{b}: {c}", color: "#fff", fontWeight: 600 },
         data: data.funnel.map(function (r) { return { name: r[0], value: r[1] }; }) }]
     }, col(data.funnel, 2));
   }
@@ -55,7 +55,7 @@
     draw("chart-cohorts", {
       tooltip: { position: "top", formatter: function (p) {
         return c.cohorts[p.value[1]] + " +" + c.periods[p.value[0]] + ": " + p.value[2] + "%"; } },
-      grid: { left: 8, right: 16, top: 8, bottom: 56, containLabel: true },
+      grid: { left: 8, right: 16, top: 8, bottom: 72, containLabel: true },
       xAxis: { type: "category", name: labels[2], nameLocation: "center", nameGap: 24, data: c.periods },
       yAxis: { type: "category", data: c.cohorts, inverse: true },
       visualMap: { min: 0, max: 100, calculable: true, orient: "horizontal", left: "center", bottom: 0,
