@@ -9,20 +9,24 @@ from clm.api.security import API_PREFIX
 
 
 def api_router() -> APIRouter:
-    """Assemble the API; optional resources join when their service module exists."""
+    """Assemble the API from the resource modules."""
     from clm.api.routes import (
         audit,
         auth,
         consents,
         customers,
+        effectiveness,
         followups,
         playbooks,
         privacy,
+        segments,
+        tags,
         tasks,
         users,
     )
 
     router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
-    for module in (auth, customers, followups, tasks, playbooks, consents, privacy, audit, users):
+    modules = (auth, customers, followups, tasks, playbooks, consents, privacy, audit, users)
+    for module in (*modules, tags, segments, effectiveness):
         router.include_router(module.router)
     return router

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, distinct, func, select
+from sqlalchemy import Integer, Select, and_, case, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
 from clm.services.actors import Actor
@@ -82,14 +82,20 @@ def data_as_of(session: Session) -> dt.date | None:
     return session.scalar(select(func.max(CustomerStage.synced_on)))
 
 
-def _scoped(stmt: Select, *, actor: Actor, filters: DashboardFilter) -> Select:
-    """Restrict a statement over ``Customer`` to the actor's customers and the filters."""
-    stmt = stmt.where(visible_customers(actor))
+def _scoped(stmt: Select, column, *, actor: Actor, filters: DashboardFilter) -> Select:
+    """Restrict ``stmt`` (whose customer id is ``column``) to the actor's customers and the
+    filters. Nothing is joined when nothing restricts: a manager's unfiltered dashboard then
+    reads one table per figure (on 100k customers a join per figure cost 0.3-0.7 s)."""
+    conditions = []
+    if not actor.can("customers:all"):
+        conditions.append(visible_customers(actor))
     if filters.owner_id is not None:
-        stmt = stmt.where(Customer.owner_user_id == filters.owner_id)
+        conditions.append(Customer.owner_user_id == filters.owner_id)
+    if conditions:
+        stmt = stmt.where(column.in_(select(Customer.id).where(*conditions)))
     if filters.segment:
         stmt = stmt.where(
-            Customer.id.in_(
+            column.in_(
                 select(CustomerMetrics.customer_id).where(
                     CustomerMetrics.rfm_segment == filters.segment
                 )
@@ -102,12 +108,9 @@ def stage_counts(
     session: Session, *, actor: Actor, filters: DashboardFilter
 ) -> list[tuple[str, int]]:
     """Customers per current stage, largest first."""
-    stmt = (
-        select(CustomerStage.stage, func.count())
-        .join(Customer, Customer.id == CustomerStage.customer_id)
-        .group_by(CustomerStage.stage)
-    )
-    rows = session.execute(_scoped(stmt, actor=actor, filters=filters)).all()
+    stmt = select(CustomerStage.stage, func.count()).group_by(CustomerStage.stage)
+    scoped = _scoped(stmt, CustomerStage.customer_id, actor=actor, filters=filters)
+    rows = session.execute(scoped).all()
     return sorted(((s, int(n)) for s, n in rows), key=lambda r: (-r[1], r[0]))
 
 
@@ -117,7 +120,6 @@ def stage_flows(
     """Transitions within ``[start, end]`` by (from, to) stage; a first stage has from None."""
     stmt = (
         select(StageTransition.from_stage, StageTransition.to_stage, func.count())
-        .join(Customer, Customer.id == StageTransition.customer_id)
         .join(CustomerStage, CustomerStage.customer_id == StageTransition.customer_id)
         .where(
             StageTransition.changed_on >= start,
@@ -126,7 +128,8 @@ def stage_flows(
         )
         .group_by(StageTransition.from_stage, StageTransition.to_stage)
     )
-    rows = session.execute(_scoped(stmt, actor=actor, filters=filters)).all()
+    scoped = _scoped(stmt, StageTransition.customer_id, actor=actor, filters=filters)
+    rows = session.execute(scoped).all()
     flows = [{"from": f, "to": t, "customers": int(n)} for f, t, n in rows]
     return sorted(flows, key=lambda r: (-r["customers"], r["from"] or "", r["to"]))
 
@@ -146,7 +149,6 @@ def funnel(
     """
     stmt = (
         select(StageTransition.to_stage, func.count(distinct(StageTransition.customer_id)))
-        .join(Customer, Customer.id == StageTransition.customer_id)
         .join(CustomerStage, CustomerStage.customer_id == StageTransition.customer_id)
         .where(
             StageTransition.to_stage.in_(stages),
@@ -155,18 +157,15 @@ def funnel(
         )
         .group_by(StageTransition.to_stage)
     )
-    found = dict(session.execute(_scoped(stmt, actor=actor, filters=filters)).all())
+    scoped = _scoped(stmt, StageTransition.customer_id, actor=actor, filters=filters)
+    found = dict(session.execute(scoped).all())
     return [(s, int(found.get(s, 0))) for s in stages]
 
 
 def _metric_counts(session: Session, column, *, actor: Actor, filters: DashboardFilter):
-    stmt = (
-        select(column, func.count())
-        .join(Customer, Customer.id == CustomerMetrics.customer_id)
-        .where(column.is_not(None))
-        .group_by(column)
-    )
-    rows = session.execute(_scoped(stmt, actor=actor, filters=filters)).all()
+    stmt = select(column, func.count()).where(column.is_not(None)).group_by(column)
+    scoped = _scoped(stmt, CustomerMetrics.customer_id, actor=actor, filters=filters)
+    rows = session.execute(scoped).all()
     return sorted(((str(k), int(n)) for k, n in rows), key=lambda r: (-r[1], r[0]))
 
 
@@ -189,32 +188,38 @@ def clv_histogram(
     session: Session, *, actor: Actor, filters: DashboardFilter, bins: int = CLV_BINS
 ) -> list[dict[str, Any]]:
     """Customers by CLV band: ``bins`` equal-width bands from 0 to the 99th percentile, plus
-    one open band above it, so that a few very large customers do not squash the chart."""
-    stmt = (
-        select(CustomerMetrics.clv)
-        .join(Customer, Customer.id == CustomerMetrics.customer_id)
-        .where(CustomerMetrics.clv.is_not(None))
-    )
-    values = sorted(
-        float(v) for v in session.scalars(_scoped(stmt, actor=actor, filters=filters))
-    )
-    values = [v for v in values if math.isfinite(v)]
-    if not values:
+    one open band above it, so that a few very large customers do not squash the chart.
+
+    Counted in the database (three aggregate queries), not by fetching every value.
+    """
+    clv = CustomerMetrics.clv
+
+    def scoped(stmt: Select) -> Select:
+        stmt = stmt.where(clv.is_not(None))
+        return _scoped(stmt, CustomerMetrics.customer_id, actor=actor, filters=filters)
+
+    n, low = session.execute(scoped(select(func.count(), func.min(clv)))).one()
+    if not n:
         return []
-    top = values[min(len(values) - 1, int(0.99 * len(values)))]
-    lo = min(0.0, values[0])
+    top = session.scalar(scoped(select(clv)).order_by(clv).limit(1).offset(int(0.99 * (n - 1))))
+    lo, top = min(0.0, float(low)), float(top)
     width = (top - lo) / bins if top > lo else 1.0
-    edges = [lo + i * width for i in range(bins + 1)]
-    counts = [0] * (bins + 1)
-    for v in values:
-        i = bins if v > top else min(bins - 1, int((v - lo) / width))
-        counts[i] += 1
+    band = case(
+        (clv > top, bins),
+        (clv >= lo + (bins - 1) * width, bins - 1),
+        else_=cast((clv - lo) / width, Integer),
+    )
+    counts = dict(session.execute(scoped(select(band, func.count())).group_by(band)).all())
     out = [
-        {"low": round(edges[i], 2), "high": round(edges[i + 1], 2), "customers": counts[i]}
+        {
+            "low": round(lo + i * width, 2),
+            "high": round(lo + (i + 1) * width, 2),
+            "customers": int(counts.get(i, 0)),
+        }
         for i in range(bins)
     ]
-    if counts[bins]:
-        out.append({"low": round(top, 2), "high": None, "customers": counts[bins]})
+    if counts.get(bins):
+        out.append({"low": round(top, 2), "high": None, "customers": int(counts[bins])})
     return out
 
 
@@ -246,7 +251,7 @@ def at_risk_entries(
         .order_by(CustomerStage.stage_since.desc(), Customer.id)
         .limit(limit)
     )
-    rows = session.execute(_scoped(stmt, actor=actor, filters=filters)).all()
+    rows = session.execute(_scoped(stmt, Customer.id, actor=actor, filters=filters)).all()
     return [
         {
             "customer_id": r.id,
@@ -352,7 +357,7 @@ def effectiveness_rows(
     for row in report.rows:
         for metric in ("win_back_rate", "activation_rate", "churn_rate"):
             value = getattr(row, metric)
-            if value is None and metric != "churn_rate":
+            if value is None:
                 continue
             rows.append({
                 "stage": row.stage,

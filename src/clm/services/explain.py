@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from clm.analytics.features import compute_features
 from clm.analytics.rules import Reason, StageModel, explain
 from clm.errors import NotFoundError
 from clm.services.history import StageHistory
@@ -47,13 +46,14 @@ def explain_customer(
             f"no customer {customer_id!r} in the warehouse (e.g. {', '.join(known) or 'none'})",
             customer_id=customer_id,
         )
-    # Features over everyone, then one row: percentiles rank a customer among all customers.
-    features = compute_features(tables, as_of=as_of)
+    # Features over everyone, then one row: percentiles rank a customer among all customers;
+    # the history's features include the value features when the model reads them.
+    history = StageHistory(warehouse, model=model)
+    features = history.features(as_of)
     row = features.filter(features.customer_id == customer_id).execute().iloc[0].to_dict()
     row = {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in row.items()}
     state = (
-        StageHistory(warehouse, model=model)
-        .state_before(as_of + dt.timedelta(days=1))
+        history.state_before(as_of + dt.timedelta(days=1))
         .filter(lambda t: t.customer_id == customer_id)
         .execute()
     )

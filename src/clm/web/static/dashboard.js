@@ -11,6 +11,7 @@
     var el = document.getElementById(id);
     if (!el) { return; }
     var chart = echarts.init(el, null, { renderer: "canvas" });
+    option.animation = false;  // steady pictures, and kinder to readers who prefer less motion
     chart.setOption(option);
     if (links) {
       chart.on("click", function (p) {
@@ -52,14 +53,17 @@
   }
   if (data.cohorts) {
     var c = data.cohorts;
+    // period 0 is 100% by definition: scale the colours to the later periods
+    var top = c.cells.reduce(function (m, cell) { return cell[0] > 0 ? Math.max(m, cell[2]) : m; }, 0);
+    top = Math.min(100, Math.max(10, Math.ceil(top / 10) * 10));
     draw("chart-cohorts", {
       tooltip: { position: "top", formatter: function (p) {
         return c.cohorts[p.value[1]] + " +" + c.periods[p.value[0]] + ": " + p.value[2] + "%"; } },
-      grid: { left: 8, right: 16, top: 8, bottom: 72, containLabel: true },
+      grid: { left: 8, right: 72, top: 8, bottom: 40, containLabel: true },
       xAxis: { type: "category", name: labels[2], nameLocation: "center", nameGap: 24, data: c.periods },
       yAxis: { type: "category", data: c.cohorts, inverse: true },
-      visualMap: { min: 0, max: 100, calculable: true, orient: "horizontal", left: "center", bottom: 0,
-        itemHeight: 120, inRange: { color: ["#f0f4f8", "#2f6fde"] } },
+      visualMap: { min: 0, max: top, orient: "vertical", right: 0, top: "middle",
+        itemHeight: 160, text: [top + "%", "0%"], inRange: { color: ["#f0f4f8", "#2f6fde"] } },
       series: [{ type: "heatmap", data: c.cells, label: { show: c.periods.length <= 13, fontSize: 9 } }]
     });
   }
