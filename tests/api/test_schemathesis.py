@@ -16,15 +16,17 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 EXAMPLES = 8
-# Bodies whose validity JSON Schema cannot express (a YAML document that must parse as a
+# Inputs whose validity JSON Schema cannot express (a YAML document that must parse as a
 # playbook; a next plan that needs both date and purpose, not before the follow-up; a rule or
-# segment expression that must parse and name known features and tags): schema-valid data may
-# rightly be refused with 422 there, so only that one check is left out for them.
+# segment expression that must parse and name known features and tags; a period that ends
+# before it starts): schema-valid data may rightly be refused with 422 there, so only that one
+# check is left out for them.
 SEMANTIC = {
     "POST /api/v1/playbooks",
     "POST /api/v1/customers/{customer_id}/follow-ups",
     "POST /api/v1/tags",
     "POST /api/v1/segments",
+    "GET /api/v1/effectiveness",
 }
 
 

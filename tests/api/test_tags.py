@@ -33,10 +33,12 @@ def test_tagging_an_invisible_customer_or_an_unknown_tag_is_404(org):
     assert alice.put("/api/v1/customers/c000/tags/no-such-tag").status_code == 404
 
 
-def test_a_bad_rule_is_refused_naming_the_field(org):
+def test_a_bad_rule_is_refused_naming_line_and_column(org):
     response = org.client("admin").post("/api/v1/tags", json={**TAG, "rule": "order_count >>> 2"})
     assert response.status_code == 422
-    assert response.json()["error"]["context"]["field"] == "rule"
+    error = response.json()["error"]
+    assert error["code"] == "rule" and error["context"]["line"] == 1
+    assert error["context"]["column"] == 14
 
 
 def test_a_segment_is_saved_and_lists_the_members_you_may_see(org):

@@ -26,12 +26,13 @@ def _register() -> None:
     """Attach each command group; a group owns one module under ``clm/cli``."""
     if app.registered_commands:
         return
-    from clm.cli import history, operations, pipeline, value
+    from clm.cli import history, operations, pipeline, serve, value
 
     pipeline.register(app)
     history.register(app)
     value.register(app)
     operations.register(app)
+    serve.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
