@@ -120,3 +120,59 @@ def test_rows_dated_after_the_as_of_date_change_no_stage(demo_dir, tmp_path):
     assert shifted.import_report.file("orders").imported == (
         baseline.import_report.file("orders").imported + len(customers)
     )
+
+
+def test_customer_list_filters_by_value_tier_and_rfm_segment(demo_dir, tmp_path):
+    from clm.services.actors import Actor
+    from clm.services.customers import search_customers
+
+    result = _run(demo_dir, tmp_path)
+    values = pd.read_csv(result.files["values"], encoding="utf-8-sig")
+    store = open_store(get_settings(home=tmp_path / "home"))
+    try:
+        with store.session() as s:
+            tier_a = search_customers(s, actor=Actor.system(), value_tier="A", limit=500)
+            lost = search_customers(s, actor=Actor.system(), segment="lost", limit=500)
+    finally:
+        store.dispose()
+    assert {c["customer_id"] for c in tier_a.items} == set(
+        values.loc[values.value_tier == "A", "customer_id"]
+    )
+    assert tier_a.total > 0
+    assert lost.total == int((values.rfm_segment == "lost").sum())
+
+
+def test_refresh_after_an_upload_publishes_the_new_orders(demo_dir, tmp_path):
+    from clm.config import ProjectConfig
+    from clm.ingest import import_file
+    from clm.services.pipeline import open_workspace
+    from clm.services.refresh import refresh_after_import
+
+    _run(demo_dir, tmp_path)
+    settings = get_settings(home=tmp_path / "home")
+    customer = pd.read_csv(demo_dir / "customers.csv", dtype=str)["customer_id"].iloc[0]
+    upload = tmp_path / "more_orders.csv"
+    upload.write_text(
+        "order_id,customer_id,ordered_at,amount\n"
+        f"UP1,{customer},2025-12-30,120.00\nUP2,{customer},2025-12-31,80.00\n",
+        encoding="utf-8",
+    )
+    store = open_store(settings)
+
+    def order_count() -> int:
+        with store.session() as s:
+            return s.scalar(
+                select(CustomerMetrics.order_count).where(CustomerMetrics.customer_id == customer)
+            )
+
+    try:
+        before = order_count()
+        wh = open_workspace(settings)
+        report = import_file(upload, table="orders", warehouse=wh, config=ProjectConfig())
+        wh.con.disconnect()
+        assert report.added == 2
+        sync = refresh_after_import(settings)
+        assert sync is not None
+        assert order_count() == before + 2
+    finally:
+        store.dispose()

@@ -20,7 +20,15 @@ from clm.errors import InputError
 from clm.services.actors import Actor
 from clm.services.audit import transaction
 from clm.services.users import mask_email, mask_phone, visible_customer, visible_customers
-from clm.store.tables import Consent, Customer, CustomerStage, CustomerTag, StageTransition, Tag
+from clm.store.tables import (
+    Consent,
+    Customer,
+    CustomerMetrics,
+    CustomerStage,
+    CustomerTag,
+    StageTransition,
+    Tag,
+)
 
 MAX_PAGE = 500
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -64,8 +72,19 @@ def _filtered(
     tag: str | None,
     grey_zone: bool | None,
     search: str | None,
+    segment: str | None = None,
+    value_tier: str | None = None,
 ) -> Select:
     stmt = stmt.where(visible_customers(actor))
+    if segment is not None or value_tier is not None:
+        metric = select(CustomerMetrics.customer_id).where(
+            CustomerMetrics.customer_id == Customer.id
+        )
+        if segment is not None:
+            metric = metric.where(CustomerMetrics.rfm_segment == segment)
+        if value_tier is not None:
+            metric = metric.where(CustomerMetrics.value_tier == value_tier)
+        stmt = stmt.where(exists(metric))
     if stage is not None:
         stmt = stmt.where(CustomerStage.stage == stage)
     if owner_user_id is not None:
@@ -97,6 +116,8 @@ def search_customers(
     tag: str | None = None,
     grey_zone: bool | None = None,
     search: str | None = None,
+    segment: str | None = None,
+    value_tier: str | None = None,
     sort: str = "id",
     limit: int = 50,
     offset: int = 0,
@@ -120,6 +141,8 @@ def search_customers(
         "tag": tag,
         "grey_zone": grey_zone,
         "search": search,
+        "segment": segment,
+        "value_tier": value_tier,
     }
     base = select(Customer, CustomerStage).outerjoin(
         CustomerStage, CustomerStage.customer_id == Customer.id
@@ -202,4 +225,3 @@ def consent_history(session: Session, *, actor: Actor, customer_id: str) -> Cons
     for event in events:
         latest[(event.purpose, event.channel)] = event
     return ConsentState(events=events, in_force=sorted(latest.values(), key=lambda c: c.id))
-

@@ -51,7 +51,9 @@ RUNS_SCHEMA = ibis.schema(
         "transitions": "int64",
     }
 )
-MODELS_SCHEMA = ibis.schema({"model_version": "string", "model_id": "string", "source": "string"})
+MODELS_SCHEMA = ibis.schema(
+    {"model_version": "string", "model_id": "string", "source": "string", "fmt": "string"}
+)
 
 Progress = Callable[[int, int, dt.date], None]
 
@@ -143,7 +145,8 @@ class StageHistory:
                     {
                         "model_version": [self.version],
                         "model_id": [self.model.id],
-                        "source": [self.model.source],
+                        "source": [self.model.text],  # the file's text, to reload this version
+                        "fmt": [self.model.fmt],
                     }
                 ),
             )

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from clm.analytics.rules import StageModel
+from clm.analytics.rules import StageModel, parse_model
 from clm.errors import NotFoundError
 from clm.services.history import (
+    MODELS,
     RUNS,
     TRANSITIONS,
     StageHistory,
@@ -64,6 +65,21 @@ def set_active(warehouse: Warehouse, model: StageModel) -> None:
         ACTIVE,
         pd.DataFrame({"model_version": [model.version], "model_id": [model.id]}),
         overwrite=True,
+    )
+
+
+def active_model(warehouse: Warehouse) -> StageModel | None:
+    """The stage model whose history the workspace shows, rebuilt from its stored source."""
+    version = active_version(warehouse)
+    if version is None or not warehouse.has_table(MODELS):
+        return None
+    models = warehouse.table(MODELS)
+    row = models.filter(models.model_version == version).execute()
+    if row.empty:
+        return None
+    fmt = str(row.fmt.iloc[0])
+    return parse_model(
+        str(row.source.iloc[0]), filename=f"{row.model_id.iloc[0]}.{fmt}", fmt=fmt
     )
 
 

@@ -20,7 +20,7 @@ from clm.errors import DataFileError
 from clm.ingest import ImportReport, import_folder
 from clm.services.customer_values import metrics_frame, model_values, values_frame
 from clm.services.history import StageHistory, data_start, plan_dates
-from clm.services.model_change import set_active
+from clm.services.model_change import active_model, set_active
 from clm.services.publish import open_store, publish_run
 from clm.services.run_outputs import write_outputs
 from clm.services.snapshots import run_snapshots
@@ -70,12 +70,12 @@ def run_pipeline(
     progress = progress or RunProgress()
     if not data_dir.is_dir():
         raise DataFileError(f"data folder {data_dir} does not exist", file=str(data_dir))
-    if model_path is None:
-        model = load_model("default")
-    else:  # a file, or the name of a shipped model
-        model = load_model(model_path if model_path.exists() else str(model_path))
     config = load_project_config(data_dir / "clm.toml")
     warehouse = open_workspace(settings)
+    if model_path is None:  # the model the workspace uses (one saved in the editor), or default
+        model = active_model(warehouse) or load_model("default")
+    else:  # a file, or the name of a shipped model
+        model = load_model(model_path if model_path.exists() else str(model_path))
     out.mkdir(parents=True, exist_ok=True)
 
     report = import_folder(
@@ -90,52 +90,35 @@ def run_pipeline(
     if progress.on_history:
         progress.on_history(len(dates), len(dates), as_of)
 
-    transitions = history.transitions().execute()
-    counts = stages["stage"].value_counts().reindex(model.stage_ids, fill_value=0)
-    stage_counts = {k: int(v) for k, v in counts.items()}
-
-    tables = warehouse.input_tables()
-    models = model_values(tables["orders"], as_of=as_of)
-    values = values_frame(tables, as_of=as_of, models=models)
-    model_info = {"params": models.params, "note": models.note}
-    run_info = {
-        "as_of": as_of.isoformat(),
-        "model": {"id": model.id, "version": model.version},
-        "customers": len(stages),
-        "stages": stage_counts,
-        "value_models": model_info,
-    }
-    files = write_outputs(
-        out,
-        stages=stages,
-        transitions=transitions,
-        report=report,
-        values=values,
-        extra=run_info,
-    )
-
     store = open_store(settings)
     try:
-        sync = publish_run(
+        values, run_info_values, sync = publish_evaluation(
             store,
-            customers=tables["customers"].execute(),
-            stages=stages,
-            transitions=transitions,
-            metrics=metrics_frame(tables, as_of=as_of, values=values),
-            snapshots=run_snapshots(
-                tables,
-                as_of=as_of,
-                stage_ids=list(model.stage_ids),
-                stages=stages,
-                values=values,
-                model_info=model_info,
-                import_report={**report.to_json(), "quarantine_file": str(files["quarantine"])},
-            ),
-            model_version=model.version,
+            warehouse,
+            model=model,
+            history=history,
             as_of=as_of,
+            stages=stages,
+            import_report={**report.to_json(), "quarantine_file": str(out / "quarantine.csv")},
         )
     finally:
         store.dispose()
+    counts = stages["stage"].value_counts().reindex(model.stage_ids, fill_value=0)
+    stage_counts = {k: int(v) for k, v in counts.items()}
+    files = write_outputs(
+        out,
+        stages=stages,
+        transitions=history.transitions().execute(),
+        report=report,
+        values=values,
+        extra={
+            "as_of": as_of.isoformat(),
+            "model": {"id": model.id, "version": model.version},
+            "customers": len(stages),
+            "stages": stage_counts,
+            "value_models": run_info_values,
+        },
+    )
     return RunResult(
         as_of=as_of,
         out=out,
@@ -146,3 +129,46 @@ def run_pipeline(
         files=files,
         sync=sync,
     )
+
+
+def publish_evaluation(
+    store,
+    warehouse: Warehouse,
+    *,
+    model: StageModel,
+    history: StageHistory,
+    as_of: dt.date,
+    stages: pd.DataFrame,
+    import_report: dict | None,
+) -> tuple[pd.DataFrame, dict, SyncReport]:
+    """Compute the values of ``as_of`` and publish stages, history, metrics and aggregates.
+
+    Returns the per-customer values (``values.csv``), the value models' parameters and note,
+    and the store sync report.
+    """
+    tables = warehouse.input_tables()
+    models = model_values(tables["orders"], as_of=as_of)
+    values = values_frame(tables, as_of=as_of, models=models)
+    model_info = {"params": models.params, "note": models.note}
+    snapshots = run_snapshots(
+        tables,
+        as_of=as_of,
+        stage_ids=list(model.stage_ids),
+        stages=stages,
+        values=values,
+        model_info=model_info,
+        import_report=import_report or {},
+    )
+    if import_report is None:
+        snapshots.pop("import_report")
+    sync = publish_run(
+        store,
+        customers=tables["customers"].execute(),
+        stages=stages,
+        transitions=history.transitions().execute(),
+        metrics=metrics_frame(tables, as_of=as_of, values=values),
+        snapshots=snapshots,
+        model_version=model.version,
+        as_of=as_of,
+    )
+    return values, model_info, sync

@@ -11,6 +11,7 @@ searching the text, and columns are not reported.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import tomllib
@@ -98,7 +99,8 @@ def model_version(text: str) -> str:
 def parse_model(text: str, *, filename: str = "model.yaml", fmt: str = "yaml") -> StageModel:
     """Build a ``StageModel`` from the text of a model file (``fmt`` ``yaml`` or ``toml``)."""
     reader = _TomlReader(text, filename) if fmt == "toml" else _YamlReader(text, filename)
-    return _Builder(reader, filename).model(version=model_version(text))
+    model = _Builder(reader, filename).model(version=model_version(text))
+    return dataclasses.replace(model, text=text, fmt=fmt)
 
 
 # -- sources of values and positions ------------------------------------------------------------

@@ -99,6 +99,8 @@ class StageModel:
     min_stay_days: int = 0
     source: str = ""
     description: Labels | None = None
+    text: str = ""  # the file's text: kept with the history so a version can be reloaded
+    fmt: str = "yaml"
 
     @property
     def stage_ids(self) -> tuple[str, ...]:
