@@ -146,7 +146,7 @@ def test_refresh_after_an_upload_publishes_the_new_orders(demo_dir, tmp_path):
     from clm.config import ProjectConfig
     from clm.ingest import import_file
     from clm.services.pipeline import open_workspace
-    from clm.services.refresh import refresh_after_import
+    from clm.services.restage import refresh_after_import
 
     _run(demo_dir, tmp_path)
     settings = get_settings(home=tmp_path / "home")

@@ -221,7 +221,7 @@ def model_save(
     name: Annotated[str, Form()] = "model.yaml",
 ) -> Response:
     """Save the previewed model as a new version and rebuild the stage history under it."""
-    from clm.services import refresh
+    from clm.services import restage
     from clm.services.model_change import preview_model_change, save_model_change
 
     user.actor.require("playbooks:edit")
@@ -233,7 +233,7 @@ def model_save(
     with _warehouse(state) as warehouse:
         preview_model_change(warehouse, proposed=proposed, as_of=as_of)
         save_model_change(warehouse, proposed=proposed)
-    refresh.refresh_after_import(state.settings, as_of=as_of)  # the store follows the new model
+    restage.refresh_after_import(state.settings, as_of=as_of)  # the store follows the new model
     return redirect(f"/models?saved={proposed.version}")
 
 
