@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from clm.analytics.feature_catalog import VALUE_FEATURE_NAMES
-from clm.analytics.features import compute_features
+from clm.analytics.features import FeatureState, compute_features, cumulative_state
 from clm.analytics.rules import StageModel, assign_stages, referenced_features
 from clm.analytics.value import MODEL_COLUMNS, value_features
 from clm.services.customer_values import model_values
@@ -165,16 +165,17 @@ class StageHistory:
         return latest_state(self.transitions(), before=as_of)
 
     # -- evaluation ---------------------------------------------------------------------
-    def features(self, as_of: dt.date) -> ir.Table:
+    def features(self, as_of: dt.date, *, state: FeatureState | None = None) -> ir.Table:
         """Every customer's features as of ``as_of``: the base features, plus the value features
         the model reads (RFM, tier, CLV, P(alive); ``feature_catalog.VALUE_FEATURES``).
 
         Value features are computed only when the model reads one, and the CLV models fitted
         only when it reads clv, p_alive or expected_purchases: a model of base features alone
         pays for none of it. Explaining one customer's stage must read these same features.
+        ``state`` (the cumulative aggregates as of ``as_of``) spares the rescan of old rows.
         """
         tables = self.wh.input_tables()
-        features = compute_features(tables, as_of=as_of)
+        features = compute_features(tables, as_of=as_of, state=state)
         wanted = referenced_features(self.model) & VALUE_FEATURE_NAMES
         if wanted:
             features = self._with_values(features, tables, as_of=as_of, names=wanted)
@@ -182,11 +183,14 @@ class StageHistory:
 
     def assign(self, as_of: dt.date) -> ir.Table:
         """The stage of every customer as of ``as_of`` given the stored history before it."""
-        features = self.features(as_of)
+        return assign_stages(
+            self.features(as_of), model=self.model, as_of=as_of, previous=self._stored_state(as_of)
+        )
+
+    def _stored_state(self, as_of: dt.date) -> ir.Table | None:
         if self._has_rows is None:
             self._has_rows = bool(self.transitions().count().execute())
-        previous = self.state_before(as_of) if self._has_rows else None
-        return assign_stages(features, model=self.model, as_of=as_of, previous=previous)
+        return self.state_before(as_of) if self._has_rows else None
 
     @staticmethod
     def _with_values(
@@ -221,7 +225,7 @@ class StageHistory:
         """
         assigned = self.assign(as_of).cache()
         try:
-            evaluation = self._store(as_of, assigned)
+            evaluation = self._store(as_of, assigned, self._transitions_of(assigned, as_of))
             result = assigned.execute() if frame else None
         finally:
             assigned.release()
@@ -230,8 +234,34 @@ class StageHistory:
                 self.evaluate(later, replay=False, frame=False)
         return evaluation, result
 
-    def _store(self, as_of: dt.date, assigned: ir.Table) -> Evaluation:
-        new = assigned.filter(assigned.changed).select(
+    def _step(
+        self, as_of: dt.date, *, state: FeatureState, previous: ir.Table | None
+    ) -> tuple[Evaluation, ir.Table]:
+        """Evaluate one backfill date from a carried feature state and previous stages.
+
+        Reasons are built only for the customers whose stage changed, the only ones stored:
+        building them for every customer at every date cost more than the stages themselves.
+        Returns the evaluation and the stages as of ``as_of`` (materialised; the caller
+        releases it), which are the previous stages of the next date.
+        """
+        features = self.features(as_of, state=state).cache()
+        try:
+            if previous is None:
+                previous = self._stored_state(as_of)
+            assigned = assign_stages(features, model=self.model, as_of=as_of, previous=previous)
+            stages = assigned.select(
+                "customer_id", "stage", "stage_since", "previous_stage", "changed"
+            ).cache()
+            movers = features.semi_join(stages.filter(stages.changed), "customer_id")
+            moved = assign_stages(movers, model=self.model, as_of=as_of, previous=previous)
+            evaluation = self._store(as_of, stages, self._transitions_of(moved, as_of))
+        finally:
+            features.release()
+        return evaluation, stages
+
+    def _transitions_of(self, assigned: ir.Table, as_of: dt.date) -> ir.Table:
+        """The transition rows of the customers whose stage changed in ``assigned``."""
+        return assigned.filter(assigned.changed).select(
             customer_id=assigned.customer_id,
             from_stage=assigned.previous_stage.cast("string"),
             to_stage=assigned.stage,
@@ -240,6 +270,10 @@ class StageHistory:
             grey_zone=assigned.grey_zone,
             model_version=ibis.literal(self.version),
         )
+
+    def _store(self, as_of: dt.date, assigned: ir.Table, new: ir.Table) -> Evaluation:
+        """Write ``new`` (the transitions of ``as_of``) unless the stored ones are the same;
+        ``assigned`` gives the counts (one row per customer with its ``changed`` flag)."""
         sizes = assigned.aggregate(
             customers=assigned.count(), changed=assigned.changed.cast("int64").sum()
         ).execute()
@@ -288,14 +322,38 @@ class StageHistory:
     def backfill(
         self, dates: Iterable[dt.date], *, progress: Progress | None = None
     ) -> list[Evaluation]:
-        """Evaluate each date in order (a date already evaluated is recomputed, not duplicated)."""
+        """Evaluate each date in order (a date already evaluated is recomputed, not duplicated).
+
+        Each date continues from the one before: the cumulative feature aggregates and the
+        stages are carried forward (``features.state``), so a date reads only its own
+        interval and the last 90 days of data. The stages before a date are read back from the
+        stored history instead where another evaluated date lies in between.
+        """
         dates = sorted(set(dates))
+        others = sorted(set(self.evaluated_dates()) - set(dates))
+        tables = self.wh.input_tables()
         done: list[Evaluation] = []
-        for i, d in enumerate(dates):
-            evaluation, _ = self.evaluate(d, replay=False, frame=False)
-            done.append(evaluation)
-            if progress:
-                progress(i + 1, len(dates), d)
+        state: FeatureState | None = None
+        stages: ir.Table | None = None
+        try:
+            for i, d in enumerate(dates):
+                new_state = cumulative_state(tables, as_of=d, previous=state).cache()
+                if state is not None:
+                    state.release()
+                state = new_state
+                carried = stages
+                if carried is not None and any(done[-1].as_of < o < d for o in others):
+                    carried = None  # a date evaluated earlier lies in between: read it back
+                evaluation, stages = self._step(d, state=state, previous=carried)
+                if carried is not None:
+                    carried.release()
+                done.append(evaluation)
+                if progress:
+                    progress(i + 1, len(dates), d)
+        finally:
+            for table in (state, stages):
+                if table is not None:
+                    table.release()
         # Dates evaluated earlier that lie after this backfill must see its new history.
         if dates and any(e.written for e in done):
             for later in [d for d in self.evaluated_dates() if d > dates[-1]]:

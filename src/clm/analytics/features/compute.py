@@ -12,15 +12,22 @@ every engine returns the same numbers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import ibis
 import ibis.expr.types as ir
 
 from clm.analytics.feature_catalog import FEATURES
+from clm.analytics.features import behaviour, transactions
+from clm.analytics.features import interactions as interactions_module
 from clm.analytics.features.asof import AsOf, check_as_of, check_tables
-from clm.analytics.features.behaviour import event_aggregates, feature_usage_table
+from clm.analytics.features.behaviour import (
+    distinct_counts,
+    event_aggregates,
+    feature_usage_table,
+)
 from clm.analytics.features.interactions import interaction_aggregates, latest_scores
+from clm.analytics.features.state import FeatureState
 from clm.analytics.features.transactions import (
     first_order_amounts,
     older_streaks,
@@ -29,6 +36,8 @@ from clm.analytics.features.transactions import (
     with_mask_streaks,
 )
 from clm.errors import InputError
+
+WINDOW_DAYS = 90  # the longest window any feature reads (``within(ts, 90)``)
 
 SOURCES = ("customers", "orders", "events", "interactions")
 _DTYPES = {"int": "int64", "float": "float64", "bool": "boolean"}
@@ -136,7 +145,9 @@ def _with_percentile(oa: ir.Table) -> ir.Table:
     return oa.mutate(arpu_percentile=buyer.ifelse(_round(rank, 4), _NULL_FLOAT))
 
 
-def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:
+def compute_features(
+    tables: Mapping[str, ir.Table], *, as_of: dt.date, state: FeatureState | None = None
+) -> ir.Table:
     """Every feature of ``feature_catalog.FEATURES`` for every customer, as of ``as_of``.
 
     Parameters
@@ -146,6 +157,9 @@ def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Ta
         ``interactions`` (``Warehouse.input_tables()``); timestamps are naive.
     as_of
         The date D. Rows dated after D (from D+1 00:00) never contribute.
+    state
+        The cumulative aggregates as of D (``state.cumulative_state``), materialised: then
+        only the last 90 days of each source are read. The result is the same.
 
     Returns
     -------
@@ -158,16 +172,34 @@ def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Ta
     customers, orders = tables["customers"], tables["orders"]
     events, interactions = tables["events"], tables["interactions"]
 
-    oa = with_mask_streaks(_with_percentile(order_aggregates(orders, asof)))
-    ia = interaction_aggregates(interactions, asof)
-    parts = [
-        oa,
-        first_order_amounts(orders, oa, asof),
-        older_streaks(orders, oa, asof),
-        event_aggregates(events, asof),
-        ia,
-        latest_scores(interactions, ia, asof),
-    ]
+    if state is None:
+        oa = with_mask_streaks(_with_percentile(order_aggregates(orders, asof)))
+        ia = interaction_aggregates(interactions, asof)
+        parts = [
+            oa,
+            first_order_amounts(orders, oa, asof),
+            older_streaks(orders, oa, asof),
+            event_aggregates(events, asof),
+            distinct_counts(events, asof),
+            ia,
+            latest_scores(interactions, ia, asof),
+        ]
+    else:
+        if state.as_of != as_of:
+            raise InputError(
+                f"the feature state is as of {state.as_of}, not {as_of}", field="as_of"
+            )
+        oa = with_mask_streaks(_with_percentile(_windowed(
+            state.orders, orders, "ordered_at", asof, transactions.window_columns
+        )))
+        parts = [
+            oa,
+            older_streaks(orders, oa, asof),
+            _windowed(state.events, events, "occurred_at", asof, behaviour.window_columns),
+            distinct_counts(events, asof),
+            _windowed(state.interactions, interactions, "occurred_at", asof,
+                      interactions_module.window_columns),
+        ]
     j = customers.select("customer_id", "signup_date", "unsubscribed_on", "account_closed_on")
     for n, part in enumerate(parts):
         key = f"_k{n}"
@@ -178,6 +210,20 @@ def compute_features(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Ta
         "customer_id",
         **{f.name: derived[f.name].cast(_DTYPES[f.dtype]) for f in FEATURES},
     )
+
+
+def _windowed(cumulative: ir.Table, source: ir.Table, ts: str, asof: AsOf,
+              columns: Callable[[ir.Table, AsOf], dict[str, ir.Value]]) -> ir.Table:
+    """A state's cumulative aggregates plus the window aggregates over the last 90 days.
+
+    The state holds every customer with a row on or before D, so its rows are the rows the
+    aggregate from scratch would have; customers quiet for 90 days get null window columns,
+    which the derivation reads as 0.
+    """
+    recent = source.filter((source[ts] < asof.end) & asof.within(source[ts], WINDOW_DAYS))
+    windows = recent.group_by(_w_id=recent.customer_id).aggregate(**columns(recent, asof))
+    joined = cumulative.left_join(windows, cumulative.customer_id == windows._w_id)
+    return joined.drop("_w_id")
 
 
 def order_dates(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:

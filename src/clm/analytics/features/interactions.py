@@ -17,6 +17,32 @@ from clm.analytics.features.asof import AsOf
 SCORED = ("satisfaction", "nps")
 
 
+def window_columns(i: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
+    """The interaction aggregates over windows ending at D (none reaches back more than 90 days)."""
+    ts, kind = i.occurred_at, i.interaction_type
+    return {
+        "support_contacts_30d": i.count(where=(kind == "support_contact") & asof.within(ts, 30)),
+        "support_contacts_prev_30d": i.count(
+            where=(kind == "support_contact") & asof.between(ts, 30, 60)
+        ),
+        "complaints_90d": i.count(where=(kind == "complaint") & asof.within(ts, 90)),
+        "referrals_90d": i.count(where=(kind == "referral") & asof.within(ts, 90)),
+    }
+
+
+def cumulative_columns(i: ir.Table) -> dict[str, ir.Value]:
+    """The interaction aggregates over every row of ``i`` (all rows up to D, or a state's new
+    rows)."""
+    ts, kind = i.occurred_at, i.interaction_type
+    scored = i.score.notnull()
+    return {
+        "referrals_total": i.count(where=kind == "referral"),
+        "satisfaction_at": ts.max(where=(kind == "satisfaction") & scored),
+        "nps_at": ts.max(where=(kind == "nps") & scored),
+        "first_interaction_at": ts.min(),
+    }
+
+
 def interaction_aggregates(interactions: ir.Table, asof: AsOf) -> ir.Table:
     """Per customer with any interaction on or before D: counts and the latest survey times.
 
@@ -25,20 +51,7 @@ def interaction_aggregates(interactions: ir.Table, asof: AsOf) -> ir.Table:
     ``nps_at``, ``first_interaction_at``.
     """
     i = interactions.filter(interactions.occurred_at < asof.end)
-    ts, kind = i.occurred_at, i.interaction_type
-    scored = i.score.notnull()
-    return i.group_by("customer_id").aggregate(
-        support_contacts_30d=i.count(where=(kind == "support_contact") & asof.within(ts, 30)),
-        support_contacts_prev_30d=i.count(
-            where=(kind == "support_contact") & asof.between(ts, 30, 60)
-        ),
-        complaints_90d=i.count(where=(kind == "complaint") & asof.within(ts, 90)),
-        referrals_total=i.count(where=kind == "referral"),
-        referrals_90d=i.count(where=(kind == "referral") & asof.within(ts, 90)),
-        satisfaction_at=ts.max(where=(kind == "satisfaction") & scored),
-        nps_at=ts.max(where=(kind == "nps") & scored),
-        first_interaction_at=ts.min(),
-    )
+    return i.group_by("customer_id").aggregate(**window_columns(i, asof), **cumulative_columns(i))
 
 
 def latest_scores(interactions: ir.Table, aggregates: ir.Table, asof: AsOf) -> ir.Table:

@@ -47,6 +47,45 @@ def paid_orders(orders: ir.Table, asof: AsOf) -> ir.Table:
     return orders.filter((orders.ordered_at < asof.end) & (orders.status == "paid"))
 
 
+def _month_bit(ts: ir.TimestampValue, asof: AsOf) -> tuple[ir.IntegerValue, ir.BooleanValue]:
+    """The month-mask bit of ``ts`` (bit k = k months before D's month) and whether it fits."""
+    age = asof.month_index - month_of(ts)
+    # The shift is kept in range on rows the filter drops too (DuckDB raises otherwise) and
+    # is an int32: PostgreSQL has no ``bigint << bigint``.
+    shift = (age < MASK_MONTHS).ifelse(age, 0).cast("int32")
+    return ibis.literal(1).cast("int64") << shift, age < MASK_MONTHS
+
+
+def window_columns(o: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
+    """The order aggregates over windows ending at D (none reaches back more than 90 days)."""
+    ts = o.ordered_at
+    paid = o.status == "paid"
+    in30, in90 = asof.within(ts, 30), asof.within(ts, 90)
+    return {
+        "orders_30d": o.count(where=paid & in30),
+        "orders_prev_30d": o.count(where=paid & asof.between(ts, 30, 60)),
+        "orders_90d": o.count(where=paid & in90),
+        "spend_30d": o.amount.sum(where=paid & in30),
+        "spend_90d": o.amount.sum(where=paid & in90),
+        "refunds_90d": o.count(where=(o.status == "refunded") & in90),
+    }
+
+
+def cumulative_columns(o: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
+    """The order aggregates over every row of ``o`` (all rows up to D, or a state's new rows)."""
+    ts = o.ordered_at
+    paid = o.status == "paid"
+    bit, fits = _month_bit(ts, asof)
+    return {
+        "order_count": o.count(where=paid),
+        "spend_total": o.amount.sum(where=paid),
+        "first_paid_at": ts.min(where=paid),
+        "last_paid_at": ts.max(where=paid),
+        "first_order_at": ts.min(),
+        "month_mask": _bit_or(bit, where=paid & fits),
+    }
+
+
 def order_aggregates(orders: ir.Table, asof: AsOf) -> ir.Table:
     """Per customer with any order on or before D: raw sums, counts, dates and the month mask.
 
@@ -56,27 +95,8 @@ def order_aggregates(orders: ir.Table, asof: AsOf) -> ir.Table:
     ``month_mask``. Amounts are unrounded here; rounding happens once, at the end.
     """
     o = orders.filter(orders.ordered_at < asof.end)
-    ts = o.ordered_at
-    paid = o.status == "paid"
-    in30, in90 = asof.within(ts, 30), asof.within(ts, 90)
-    age = asof.month_index - month_of(ts)
-    # The shift is kept in range on rows the filter drops too (DuckDB raises otherwise) and
-    # is an int32: PostgreSQL has no ``bigint << bigint``.
-    shift = (age < MASK_MONTHS).ifelse(age, 0).cast("int32")
-    bit = ibis.literal(1).cast("int64") << shift
     return o.group_by("customer_id").aggregate(
-        order_count=o.count(where=paid),
-        spend_total=o.amount.sum(where=paid),
-        orders_30d=o.count(where=paid & in30),
-        orders_prev_30d=o.count(where=paid & asof.between(ts, 30, 60)),
-        orders_90d=o.count(where=paid & in90),
-        spend_30d=o.amount.sum(where=paid & in30),
-        spend_90d=o.amount.sum(where=paid & in90),
-        refunds_90d=o.count(where=(o.status == "refunded") & in90),
-        first_paid_at=ts.min(where=paid),
-        last_paid_at=ts.max(where=paid),
-        first_order_at=ts.min(),
-        month_mask=_bit_or(bit, where=paid & (age < MASK_MONTHS)),
+        **cumulative_columns(o, asof), **window_columns(o, asof)
     )
 
 
