@@ -244,20 +244,13 @@ class StageHistory:
         Returns the evaluation and the stages as of ``as_of`` (materialised; the caller
         releases it), which are the previous stages of the next date.
         """
-        features = self.features(as_of, state=state).cache()
-        try:
-            if previous is None:
-                previous = self._stored_state(as_of)
-            assigned = assign_stages(features, model=self.model, as_of=as_of, previous=previous)
-            stages = assigned.select(
-                "customer_id", "stage", "stage_since", "previous_stage", "changed"
-            ).cache()
-            movers = features.semi_join(stages.filter(stages.changed), "customer_id")
-            moved = assign_stages(movers, model=self.model, as_of=as_of, previous=previous)
-            evaluation = self._store(as_of, stages, self._transitions_of(moved, as_of))
-        finally:
-            features.release()
-        return evaluation, stages
+        if previous is None:
+            previous = self._stored_state(as_of)
+        features = self.features(as_of, state=state)
+        stages = assign_stages(
+            features, model=self.model, as_of=as_of, previous=previous, reasons_for="changed"
+        ).cache()
+        return self._store(as_of, stages, self._transitions_of(stages, as_of)), stages
 
     def _transitions_of(self, assigned: ir.Table, as_of: dt.date) -> ir.Table:
         """The transition rows of the customers whose stage changed in ``assigned``."""
