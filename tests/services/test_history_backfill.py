@@ -34,7 +34,8 @@ def wh(tmp_path_factory) -> Warehouse:
 
 
 def _history(wh: Warehouse, name: str) -> StageHistory:
-    return StageHistory(wh, model=load_model("default"), table=f"tr_{name}", runs_table=f"ru_{name}")
+    model = load_model("default")
+    return StageHistory(wh, model=model, table=f"tr_{name}", runs_table=f"ru_{name}")
 
 
 def _rows(history: StageHistory) -> pd.DataFrame:
