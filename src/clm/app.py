@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from clm import __version__
-from clm.config import Settings
+from clm.config import Settings, get_settings
 from clm.services.actors import Actor
 from clm.store.engine import Store
 from clm.store.tables import User
@@ -31,6 +31,7 @@ Every `/api/v1` request needs `Authorization: Bearer <token>` (get one from
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the application for ``settings`` (API now, web pages when mounted)."""
+    from clm.api.deps import Runner
     from clm.api.errors import install_error_handlers
     from clm.api.router import api_router
     from clm.api.security import BearerGate
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.runner = Runner(store)
     install_error_handlers(app)
     app.add_middleware(BearerGate)
     app.include_router(api_router())
@@ -61,6 +63,12 @@ def create_app(settings: Settings) -> FastAPI:
     mount_web(app, settings=settings, store=store)
     # ----------------------------------------------------------------------------------------
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """``create_app`` on the ``CLM_*`` settings: the factory each ``clm serve --workers``
+    process calls."""
+    return create_app(get_settings())
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Two things configure clm, and neither is read at import time:
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,9 @@ from clm.errors import ConfigError
 
 Encoding = Literal["auto", "utf-8", "utf-8-sig", "gbk", "gb18030"]
 Step = Literal["day", "week", "month"]
+# DuckDB's own default is 80% of RAM per connection; an import holds two connections at once.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B)\s*$", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -58,6 +62,17 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="Shared secret signing reminder webhooks (HMAC-SHA256)"
     )
+    duckdb_memory_limit: str = Field(
+        default=DEFAULT_DUCKDB_MEMORY_LIMIT,
+        description="Memory DuckDB may use (warehouse and import staging); beyond it, it spills",
+    )
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        if not _MEMORY.match(value):
+            raise ValueError(f"{value!r} is not a size such as 2GB, 1.5GiB or 800MB")
+        return value.strip()
 
     def resolved_warehouse_url(self) -> str:
         return self.warehouse_url or f"duckdb://{(self.home / 'warehouse.duckdb').as_posix()}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from api_helpers import BOTH
 
 
@@ -125,3 +126,107 @@ def test_strategy_follows_the_playbook_in_force(org):
     record = org.client("alice").get("/api/v1/customers/c001/record").json()
     assert record["strategy"]["goal"]["en"] == "Activate within a week"
     assert record["strategy"]["playbook_version_id"] == uploaded.json()["id"]
+
+
+TAG = {"name": "needs-training", "label_en": "Needs training", "label_zh": "培训需求型"}
+PG_ONLY = pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+def _rich(org) -> None:
+    """Every section filled: metrics, two follow-ups with a next plan, a tag, a task without a
+    Chinese title, a transition whose reasons are plain text rather than a JSON list."""
+    from clm.store.tables import StageTransition, Task
+
+    _metrics(org, "c001")
+    alice = org.client("alice")
+    for day in ("2024-03-01", "2024-03-02"):
+        response = alice.post(
+            "/api/v1/customers/c001/follow-ups",
+            json={
+                "occurred_on": day,
+                "channel": "phone",
+                "summary": f"called on {day} «引号»",
+                "next_date": "2024-03-09",
+                "next_purpose": "Demo call",
+            },
+        )
+        assert response.status_code == 201, response.text
+    assert org.client("admin").post("/api/v1/tags", json=TAG).status_code == 201
+    assert alice.put("/api/v1/customers/c001/tags/needs-training").status_code == 200
+    with org.session() as s:
+        task = s.query(Task).filter(Task.customer_id == "c001").first()
+        task.title_zh = ""
+        s.add(
+            StageTransition(
+                customer_id="c001",
+                from_stage=None,
+                to_stage="prospect",
+                changed_on=dt.date(2023, 12, 1),
+                reasons="imported by hand",
+                model_version="manual@0",
+                run_id="hand",
+            )
+        )
+        s.commit()
+
+
+@PG_ONLY
+def test_the_one_statement_record_equals_the_orm_record(org):
+    """On PostgreSQL the API reads the record in one SQL statement; it must say exactly what
+    ``tracking_record`` says, section by section, for owners, managers, masked and unmasked."""
+    import orjson
+
+    from clm.services.actors import Actor
+    from clm.services.reads import dumps
+    from clm.services.record import record_json, tracking_record
+
+    _rich(org)
+    alice = Actor(user_id=org.users["alice"], login="alice", role="sales")
+    manager = Actor(user_id=org.users["max"], login="max", role="manager")
+    cases = [(alice, "c001", False), (alice, "c001", True), (manager, "c004", False)]
+    cases += [(manager, c, True) for c in ("c000", "c003", "c005")]
+    for actor, customer_id, unmask in cases:
+        with org.session() as s:
+            expected = orjson.loads(
+                dumps(tracking_record(s, actor=actor, customer_id=customer_id, unmask=unmask))
+            )
+        with org.session() as s:
+            got = orjson.loads(
+                record_json(s, actor=actor, customer_id=customer_id, unmask=unmask)
+            )
+        for section in expected:
+            assert got[section] == expected[section], (customer_id, unmask, section)
+        assert list(got) == list(expected)
+    record = org.client("alice").get("/api/v1/customers/c001/record").json()
+    assert [f["occurred_on"] for f in record["follow_ups"]] == ["2024-03-02", "2024-03-01"]
+    assert record["timeline"][0]["reasons"] == ["imported by hand"]
+    assert record["tags"][0]["label"]["zh-CN"] == "培训需求型"
+    assert record["metrics"]["total_spend"] == 300.0
+
+
+@BOTH
+def test_the_record_answer_matches_its_documented_schema(org):
+    from clm.api.schemas.customers import RecordOut
+
+    _rich(org)
+    response = org.client("alice").get("/api/v1/customers/c001/record?unmask=true")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    record = RecordOut.model_validate_json(response.content)
+    assert record.customer.email == "user1@example.com" and not record.customer.contacts_masked
+    assert record.model_dump(mode="json") == response.json()
+
+
+@BOTH
+def test_a_customer_you_do_not_own_is_not_found_and_nothing_is_audited(org):
+    from api_helpers import counts
+
+    before = counts(org)
+    for path in ("/api/v1/customers/c003/record", "/api/v1/customers/c003/record?unmask=true"):
+        response = org.client("alice").get(path)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"
+    assert org.client("pat").get("/api/v1/customers/c003/record?unmask=true").status_code == 403
+    assert counts(org) == before

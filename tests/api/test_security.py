@@ -127,3 +127,81 @@ def test_openapi_declares_the_bearer_scheme_and_the_error_shape(app):
             assert "422" in op["responses"], (method, path)
             ref = op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
             assert ref.endswith("/ErrorOut"), (method, path)
+
+
+def _token_queries(org):
+    """A list that collects every statement reading api_tokens from now on."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def before(_conn, _cursor, statement, *_args) -> None:
+        if "api_tokens" in statement:
+            seen.append(statement)
+
+    event.listen(org.app.state.store.engine, "before_cursor_execute", before)
+    return seen
+
+
+def test_a_token_checked_a_moment_ago_is_not_looked_up_again(org):
+    client = org.client("mark")
+    assert client.get("/api/v1/customers").status_code == 200
+    seen = _token_queries(org)
+    for _ in range(3):
+        assert client.get("/api/v1/customers").status_code == 200
+    assert seen == []
+    assert org.client("alice").get("/api/v1/customers").status_code == 200
+    assert seen, "a token not seen before is checked in the store"
+
+
+def test_a_role_change_takes_effect_on_the_next_request(org):
+    alice = org.client("alice")
+    assert alice.get("/api/v1/tasks?everyone=true").status_code == 403
+    changed = org.client("admin").patch(
+        f"/api/v1/users/{org.users['alice']}", json={"role": "manager"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert alice.get("/api/v1/tasks?everyone=true").status_code == 200
+
+
+def test_another_process_revoking_a_token_is_seen_within_the_cache_ttl(org):
+    """A revocation in another server process reaches this one when the cached answer
+    expires (``TOKEN_CACHE_TTL``); in the process that revoked, at once (tested above)."""
+    from sqlalchemy import update
+
+    from clm.errors import AuthenticationError
+    from clm.services.users import TokenCache, token_actor
+    from clm.store.bulk import utcnow
+    from clm.store.tables import ApiToken
+
+    now = [0.0]
+    cache = TokenCache(ttl=10.0, clock=lambda: now[0])
+    sessions = org.app.state.store.sessions
+    token = org.tokens["bob"]
+    assert token_actor(sessions, token=token, now=utcnow(), cache=cache).login == "bob"
+    with org.session() as s:  # what revoke_token does, minus this process's cache
+        bobs = update(ApiToken).where(ApiToken.user_id == org.users["bob"])
+        s.execute(bobs.values(revoked_at=utcnow()))
+        s.commit()
+    now[0] = 9.9
+    assert token_actor(sessions, token=token, now=utcnow(), cache=cache).login == "bob"
+    now[0] = 10.0
+    with pytest.raises(AuthenticationError):
+        token_actor(sessions, token=token, now=utcnow(), cache=cache)
+
+
+def test_the_token_cache_keeps_stores_apart_and_forgets_on_request():
+    from clm.services.actors import Actor
+    from clm.services.users import TokenCache
+
+    cache = TokenCache(ttl=10.0, clock=lambda: 0.0)
+    lee = Actor(user_id=1, login="lee", role="sales")
+    cache.put("sqlite:///a", "t1", lee, token_id=11, generation=0)
+    cache.put("sqlite:///a", "t2", lee, token_id=12, generation=0)
+    assert cache.get("sqlite:///a", "t1") == lee and cache.get("sqlite:///b", "t1") is None
+    cache.forget(token_id=11)
+    assert cache.get("sqlite:///a", "t1") is None and cache.get("sqlite:///a", "t2") == lee
+    cache.forget(user_id=1)
+    assert cache.get("sqlite:///a", "t2") is None
+    cache.put("sqlite:///a", "t1", lee, token_id=11, generation=0)  # read before the forgets
+    assert cache.get("sqlite:///a", "t1") is None

@@ -86,3 +86,40 @@ def test_first_start_creates_admin_and_prints_the_sign_in_once(tmp_path):
 def test_urls_bracket_ipv6_hosts():
     assert base_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
     assert base_url("::1", 8080) == "http://[::1]:8080"
+
+
+def test_several_workers_serve_one_store_and_honour_each_others_tokens(tmp_path):
+    """Each new connection lands on either worker: API tokens and web sessions issued by one
+    must be accepted by the other (a development secret key is shared, not made per worker)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLM_")}
+    env.update(CLM_HOME=str(tmp_path), CLM_LOCALE="en", CLM_ADMIN_PASSWORD="correct horse 42")
+    code = f"from clm.cli.serve import serve; serve(host=None, port={port}, workers=2)"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    fresh = httpx.Limits(max_keepalive_connections=0)  # a new connection per request
+    try:
+        _wait_ready(url, proc)
+        with httpx.Client(base_url=url, limits=fresh) as client:
+            signed = client.post(
+                "/api/v1/auth/token", json={"login": "admin", "password": "correct horse 42"}
+            )
+            assert signed.status_code == 200, signed.text
+            headers = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+            assert {client.get("/api/v1/me", headers=headers).status_code for _ in range(20)} == {
+                200
+            }
+            form = client.get("/login").text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            login = client.post(
+                "/login",
+                data={"login": "admin", "password": "correct horse 42", "csrf_token": csrf},
+            )
+            assert login.status_code == 303, login.text
+            pages = {client.get("/customers").status_code for _ in range(20)}
+            assert pages == {200}
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)

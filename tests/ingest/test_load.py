@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from ingest_files import write_csv
 
@@ -22,7 +23,13 @@ def _folder(root, *, status="paid"):
     return root
 
 
-def _orders(rows):
+def _orders(rows, path):
+    """Accepted orders as the staging DuckDB hands them over: a Parquet file."""
+    pq.write_table(_orders_table(rows), path)
+    return path
+
+
+def _orders_table(rows):
     return pa.table({
         "order_id": [r[0] for r in rows], "customer_id": ["C1"] * len(rows),
         "ordered_at": pa.array([dt.datetime(2024, 3, 1)] * len(rows), pa.timestamp("us")),
@@ -32,21 +39,81 @@ def _orders(rows):
     })
 
 
-def test_load_rows_counts_added_updated_unchanged(warehouse):
-    assert load_rows(warehouse, table="orders", rows=_orders([("O1", 1), ("O2", 2)])) == (2, 0, 0)
+def _load_counts_added_updated_unchanged(warehouse, tmp_path):
+    first = _orders([("O1", 1), ("O2", 2)], tmp_path / "1.parquet")
+    assert load_rows(warehouse, table="orders", path=first) == (2, 0, 0)
 
-    counts = load_rows(warehouse, table="orders", rows=_orders([("O1", 1), ("O2", 5), ("O3", 3)]))
+    later = _orders([("O1", 1), ("O2", 5), ("O3", 3)], tmp_path / "2.parquet")
+    counts = load_rows(warehouse, table="orders", path=later)
 
     assert counts == (1, 1, 1)
     stored = warehouse.table("orders").order_by("order_id").execute()
     assert list(stored["amount"]) == [1.0, 5.0, 3.0]
+    assert list(stored["source_line"]) == [2, 3, 4]
 
 
-def test_null_values_compare_equal_so_unchanged_rows_stay_unchanged(warehouse):
-    rows = _orders([("O1", 1)]).set_column(4, "status", pa.array([None], pa.string()))
-    load_rows(warehouse, table="orders", rows=rows)
+def test_load_rows_counts_added_updated_unchanged(warehouse, tmp_path):
+    _load_counts_added_updated_unchanged(warehouse, tmp_path)
 
-    assert load_rows(warehouse, table="orders", rows=rows) == (0, 0, 1)
+
+@pytest.mark.postgres
+def test_load_rows_counts_added_updated_unchanged_on_postgresql(pg_warehouse, tmp_path):
+    _load_counts_added_updated_unchanged(pg_warehouse, tmp_path)
+    assert "__clm_incoming_orders" not in pg_warehouse.con.list_tables(
+        database=pg_warehouse.database)
+
+
+def test_null_values_compare_equal_so_unchanged_rows_stay_unchanged(warehouse, tmp_path):
+    rows = _orders_table([("O1", 1)]).set_column(4, "status", pa.array([None], pa.string()))
+    pq.write_table(rows, tmp_path / "o.parquet")
+    load_rows(warehouse, table="orders", path=tmp_path / "o.parquet")
+
+    assert load_rows(warehouse, table="orders", path=tmp_path / "o.parquet") == (0, 0, 1)
+
+
+def test_an_empty_file_loads_nothing(warehouse, tmp_path):
+    path = _orders([], tmp_path / "empty.parquet")
+
+    assert load_rows(warehouse, table="orders", path=path) == (0, 0, 0)
+    assert warehouse.table("orders").count().execute() == 0
+
+
+def _stored_order(warehouse, table, columns):
+    """The rows of ``table`` as DuckDB scans them, without ORDER BY: the storage order."""
+    names = ", ".join(columns)
+    return warehouse.con.con.execute(f"SELECT {names} FROM {table}").fetchall()
+
+
+def test_duckdb_stores_orders_by_customer_and_time_after_every_load(warehouse, tmp_path):
+    def orders(rows):  # (order_id, customer_id, day of March, line)
+        return pa.table({
+            "order_id": [r[0] for r in rows], "customer_id": [r[1] for r in rows],
+            "ordered_at": pa.array([dt.datetime(2024, 3, r[2]) for r in rows], pa.timestamp("us")),
+            "amount": [1.0] * len(rows), "status": ["paid"] * len(rows),
+            "row_key": [r[0] for r in rows], "source_file": ["o.csv"] * len(rows),
+            "source_line": pa.array([r[3] for r in rows], pa.int64()),
+        })
+
+    pq.write_table(orders([("O1", "C2", 5, 2), ("O2", "C1", 9, 3), ("O3", "C1", 1, 4)]),
+                   tmp_path / "1.parquet")
+    load_rows(warehouse, table="orders", path=tmp_path / "1.parquet")
+    assert _stored_order(warehouse, "orders", ["order_id", "source_line"]) == [
+        ("O3", 4), ("O2", 3), ("O1", 2)]
+    types = warehouse.con.con.execute("DESCRIBE orders").fetchall()
+
+    pq.write_table(orders([("O1", "C0", 5, 2), ("O4", "C1", 3, 3)]), tmp_path / "2.parquet")
+    assert load_rows(warehouse, table="orders", path=tmp_path / "2.parquet") == (1, 1, 0)
+
+    assert _stored_order(warehouse, "orders", ["order_id", "customer_id", "source_line"]) == [
+        ("O1", "C0", 2), ("O3", "C1", 4), ("O4", "C1", 3), ("O2", "C1", 3)]
+    assert warehouse.con.con.execute("DESCRIBE orders").fetchall() == types  # same table shape
+
+
+def test_customers_keep_file_order_on_duckdb(tmp_path, warehouse):
+    write_csv(tmp_path / "customers.csv", ("customer_id",), [("C9",), ("C1",), ("C5",)])
+    import_folder(tmp_path, warehouse=warehouse, config=ProjectConfig())
+
+    assert _stored_order(warehouse, "customers", ["customer_id"]) == [("C9",), ("C1",), ("C5",)]
 
 
 def test_replacing_quarantine_of_one_file_keeps_other_files(warehouse):

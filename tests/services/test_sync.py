@@ -190,3 +190,69 @@ def test_customers_first_seen_long_after_entering_get_the_recurring_follow_up_on
                      "c001": ["referral_invitation", "vip_welcome"]}
     assert due == dt.date(2024, 4, 1)  # mature: monthly from the sync date
     assert report.tasks_opened == 3
+
+
+def test_a_new_customer_is_audited_once_with_its_stage_and_tasks(sync, make_frames, store):
+    customers, current, transitions = make_frames(2, stages=["new", "churned"])
+    customers.loc[0, "name"] = 'O"Brien \\ 张\n"quoted"\t'  # needs escaping in JSON
+    report = sync(customers, current, transitions)
+    with store.session() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.customer_id.is_not(None))
+                         .order_by(AuditEntry.customer_id)).all()
+    assert report.audit_rows == 3 and [r.action for r in rows] == ["create", "create"]
+    after = json.loads(rows[0].after)
+    assert after["name"] == 'O"Brien \\ 张\n"quoted"\t' and after["owner_user_id"] is None
+    assert after["signup_date"] == "2023-06-01" and after["phone"] == "13800000000"
+    assert after["stage"] == {"stage": "new", "stage_since": "2024-02-01", "previous_stage": None,
+                              "grey_zone": True, "reasons": ["rule new"],
+                              "model_version": "default@1"}
+    assert after["tasks"] == {"opened": ["onboarding_call"] + ["weekly_onboarding_call"] * 4,
+                              "superseded": []}
+    assert rows[0].before is None and json.loads(rows[1].after)["stage"]["grey_zone"] is False
+
+
+def test_a_stored_customer_entering_a_stage_gets_a_stage_enter_row(sync, make_frames, store):
+    customers, current, transitions = make_frames(2)
+    sync(customers, current.iloc[:1], transitions.iloc[:1])
+    report = sync(customers, current, transitions, run_id="run-2")
+    assert report.stages_inserted == 1 and report.customers_inserted == 0
+    with store.session() as s:
+        row = s.scalars(select(AuditEntry).where(AuditEntry.action == "stage_enter")).one()
+    assert row.customer_id == "c001" and json.loads(row.after)["stage"] == "new"
+    assert json.loads(row.after)["tasks"]["opened"]
+
+
+def test_a_first_load_leaves_every_index_and_foreign_key_in_place(sync, make_frames, store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from clm.store.tables import Base
+
+    sync(*make_frames(30))
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_rows_that_break_a_foreign_key_are_still_refused_after_a_first_load(
+    sync, make_frames, store
+):
+    from sqlalchemy.exc import IntegrityError
+
+    sync(*make_frames(3))
+    with store.session() as s, pytest.raises(IntegrityError), s.begin():
+        s.add(Task(customer_id="nobody", kind="call", title="Call", due_on=dt.date(2024, 3, 2),
+                   status="open", origin="manual", created_at=dt.datetime(2024, 3, 1), version=1))
+        s.flush()
+
+
+def test_frames_of_other_types_compare_alike_on_the_second_sync(sync, make_frames):
+    customers, current, transitions = make_frames(4)
+    sync(customers, current, transitions)
+    # the same values as text, objects and timestamps: nothing to write
+    customers = customers.astype({"signup_date": object})
+    customers["signup_date"] = customers["signup_date"].map(lambda d: d.strftime("%Y-%m-%d"))
+    current["stage_since"] = pd.to_datetime(current["stage_since"])
+    current["grey_zone"] = current["grey_zone"].astype(object)
+    report = sync(customers, current, transitions, run_id="run-2")
+    assert not report.wrote_anything

@@ -75,3 +75,33 @@ def test_sqlite_store_creates_its_folder(tmp_path):
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     store.dispose()
+
+
+def test_a_connection_is_pinged_only_after_sitting_idle_and_replaced_if_dead(
+    store, monkeypatch
+):
+    import clm.store.engine as engine_module
+
+    if store.dialect != "postgresql":
+        pytest.skip("pooled server connections are PostgreSQL's (SQLite opens a file)")
+    pings = []
+    real_ping = store.engine.dialect.do_ping
+    monkeypatch.setattr(
+        store.engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c)
+    )
+    with store.engine.connect() as connection:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with store.engine.connect() as connection:  # in use a moment ago: not checked again
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+    assert pings == []
+    admin = store.engine.dialect.dbapi.connect(
+        store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+        autocommit=True,
+    )
+    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # the server drops it while idle
+    admin.close()
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+    assert len(pings) >= 1

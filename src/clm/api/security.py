@@ -7,6 +7,9 @@ more than "sign in first". The one exception is ``POST /api/v1/auth/token``, whe
 credentials are a login and password in the body (failed attempts are rate-limited by
 ``services.users.authenticate``). Tokens come from ``services.users.issue_token``; only their
 SHA-256 is stored.
+
+A token checked in the last few seconds is answered from ``services.users.TOKENS`` right here
+on the event loop; only a miss goes to the store, in a worker thread.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from clm.api.errors import error_body
 from clm.errors import AuthenticationError
 from clm.services.actors import Actor
-from clm.services.users import actor_for, authenticate_token
+from clm.services.users import TOKENS, store_key, token_actor
 from clm.store.bulk import utcnow
 
 API_PREFIX = "/api/v1"
@@ -39,11 +42,7 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 def _authenticate(sessions, token: str) -> Actor:
-    session = sessions()
-    try:
-        return actor_for(authenticate_token(session, token=token, now=utcnow()))
-    finally:
-        session.close()
+    return token_actor(sessions, token=token, now=utcnow())
 
 
 def _refuse(message: str) -> JSONResponse:
@@ -74,10 +73,13 @@ class BearerGate:
                 scope, receive, send
             )
             return
-        try:
-            actor = await run_in_threadpool(_authenticate, scope["app"].state.store.sessions, token)
-        except AuthenticationError as exc:
-            await _refuse(exc.message)(scope, receive, send)
-            return
+        sessions = scope["app"].state.store.sessions
+        actor = TOKENS.get(store_key(sessions), token)
+        if actor is None:
+            try:
+                actor = await run_in_threadpool(_authenticate, sessions, token)
+            except AuthenticationError as exc:
+                await _refuse(exc.message)(scope, receive, send)
+                return
         scope.setdefault("state", {})["actor"] = actor
         await self.app(scope, receive, send)

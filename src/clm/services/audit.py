@@ -16,14 +16,16 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clm.services.actors import Actor
-from clm.store.bulk import insert_frame, utcnow
+from clm.store.bulk import insert_arrow, insert_frame, utcnow
 from clm.store.tables import AuditEntry
 
 _DEPTH = "clm_service_depth"
+_ROW_COLUMNS = ("action", "entity", "entity_id", "customer_id", "before", "after")
 
 
 @contextmanager
@@ -100,15 +102,30 @@ def record(
     return entry
 
 
-def record_many(session: Session, *, actor: Actor, rows: pd.DataFrame, at: datetime) -> int:
-    """Bulk-write audit rows for set-based services (the stage sync).
+def record_many(
+    session: Session, *, actor: Actor, rows: pd.DataFrame | pa.Table, at: datetime
+) -> int:
+    """Bulk-write audit rows for set-based services (the stage sync, tags, segments).
 
-    ``rows`` has ``action``, ``entity``, ``entity_id``, ``customer_id``, ``before`` and ``after``
-    (JSON text or None); actor and time are the same for every row.
+    ``rows`` (pandas, or Arrow for the sync's million rows) has ``action``, ``entity``,
+    ``entity_id``, ``customer_id``, ``before`` and ``after`` (JSON text or None); actor and time
+    are the same for every row.
     """
+    if isinstance(rows, pa.Table):
+        return insert_arrow(
+            session,
+            AuditEntry.__table__,
+            rows.select(list(_ROW_COLUMNS)),
+            constants={
+                "at": at,
+                "actor_user_id": actor.user_id,
+                "actor_run_id": actor.run_id,
+                "model_version": actor.model_version,
+            },
+        )
     if rows.empty:
         return 0
-    frame = rows[["action", "entity", "entity_id", "customer_id", "before", "after"]].copy()
+    frame = rows[list(_ROW_COLUMNS)].copy()
     frame.insert(0, "at", at)
     frame.insert(1, "actor_user_id", actor.user_id)
     frame.insert(2, "actor_run_id", actor.run_id)

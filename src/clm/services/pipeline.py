@@ -54,7 +54,8 @@ class RunResult:
 
 def open_workspace(settings: Settings) -> Warehouse:
     """The warehouse of this installation: ``CLM_WAREHOUSE_URL``, else DuckDB in ``CLM_HOME``."""
-    return Warehouse.connect(settings.resolved_warehouse_url())
+    return Warehouse.connect(settings.resolved_warehouse_url(),
+                             memory_limit=settings.duckdb_memory_limit)
 
 
 def run_pipeline(

@@ -8,6 +8,9 @@ COMMITTED) and SQLite (writers queue behind ``BEGIN IMMEDIATE``).
 
 When a playbook task is completed and the customer has no other open task in that stage, the
 next follow-up is opened on the stage's cadence, so a stage's rhythm continues by itself.
+
+``task_list_json`` is ``list_tasks`` as the API answers it: JSON bytes, on PostgreSQL read in
+one statement through the driver (``clm.services.reads``) instead of an ORM object per task.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from clm.errors import ConflictError, InputError, NotFoundError, PermissionDenie
 from clm.services.actors import Actor
 from clm.services.audit import record, transaction
 from clm.services.playbooks import Cadence, Playbook, active_playbook
+from clm.services.reads import dumps, fetch, is_postgresql
 from clm.store.bulk import utcnow
 from clm.store.tables import TASK_STATUSES, Customer, CustomerStage, Task, User
 
@@ -90,42 +94,61 @@ def assign(
     over the pools with the owners' new load counted. ``load`` is updated in place.
     Unassignable rows get ``NA``.
     """
-    role_of = dict(zip(users["user_id"].astype(int), users["role"], strict=True))
-    stages = entries["stage"].to_numpy(dtype=object)
+    # vectorised over a million entries: users by position in a sorted id array, stages and
+    # roles as integer codes; only the least-loaded choice (a heap) is a loop
+    user_ids = users["user_id"].to_numpy(dtype=np.int64)
+    order = np.argsort(user_ids)
+    user_ids, user_roles = user_ids[order], users["role"].to_numpy(dtype=object)[order]
+    role_of = dict(zip(user_ids.tolist(), user_roles.tolist(), strict=True))
+    stage_codes, stage_names = pd.factorize(entries["stage"].to_numpy(dtype=object))
+    stage_names = list(stage_names)
     owners = pd.to_numeric(entries["owner_user_id"], errors="coerce").to_numpy(
         dtype=float, na_value=np.nan
     )
+    owner_ids = np.where(np.isnan(owners), -1, owners).astype(np.int64)
     sizes = entries["n_tasks"].to_numpy(dtype=np.int64)
     chosen = np.full(len(entries), -1, dtype=np.int64)
-    # 1. owners whose role fits keep their customers (vectorised)
-    owner_role = np.array([role_of.get(int(o)) if o == o else None for o in owners], dtype=object)
+    # 1. owners whose role fits keep their customers
     fits = np.zeros(len(entries), dtype=bool)
-    for stage, spec in playbook.stages.items():
-        fits |= (stages == stage) & np.isin(owner_role, list(spec.owner_roles))
-    chosen[fits] = owners[fits].astype(np.int64)
-    for uid, n in zip(chosen[fits], sizes[fits], strict=True):
-        load[int(uid)] = load.get(int(uid), 0) + int(n)
-    # 2. the rest go to the least-loaded user of the stage's first staffed role
+    if len(user_ids):
+        at = np.clip(np.searchsorted(user_ids, owner_ids), 0, len(user_ids) - 1)
+        known = user_ids[at] == owner_ids
+        for stage, spec in playbook.stages.items():
+            if stage in stage_names:
+                in_role = np.isin(user_roles, list(spec.owner_roles))
+                fits |= (stage_codes == stage_names.index(stage)) & known & in_role[at]
+    chosen[fits] = owner_ids[fits]
+    if fits.any():
+        uids, inverse = np.unique(owner_ids[fits], return_inverse=True)
+        for uid, n in zip(uids.tolist(), np.bincount(inverse, weights=sizes[fits]), strict=True):
+            load[uid] = load.get(uid, 0) + int(n)
+    # 2. the rest go to the least-loaded user of the stage's first staffed role, customers in
+    # (stage, customer_id) order
     rest = np.flatnonzero(~fits)
     keys = entries["customer_id"].to_numpy(dtype=object)[rest].astype(str)
-    rest = rest[np.lexsort((keys, stages[rest].astype(str)))]
+    rank = np.argsort(np.argsort(np.array(stage_names, dtype=str)))  # code -> sorted position
+    rest = rest[np.lexsort((keys, rank[stage_codes[rest]] if len(rank) else stage_codes[rest]))]
     heaps: dict[str, list[tuple[int, int]]] = {}
     for role in {r for s in playbook.stages.values() for r in s.owner_roles}:
         heaps[role] = sorted((load.get(u, 0), u) for u, r in role_of.items() if r == role)
-    pools = {
-        stage: next((heaps[r] for r in spec.owner_roles if heaps.get(r)), None)
-        for stage, spec in playbook.stages.items()
-    }
+    pools = [
+        next((heaps[r] for r in playbook.stages[stage].owner_roles if heaps.get(r)), None)
+        if stage in playbook.stages
+        else None
+        for stage in stage_names
+    ]
     heapreplace = heapq.heapreplace
-    for i in rest.tolist():
-        pool = pools.get(stages[i])
+    codes, rest_sizes, picked = stage_codes[rest].tolist(), sizes[rest].tolist(), []
+    for code, n in zip(codes, rest_sizes, strict=True):
+        pool = pools[code]
         if pool is None:
+            picked.append(-1)
             continue
         current, uid = pool[0]
-        n = int(sizes[i])
         heapreplace(pool, (current + n, uid))
-        chosen[i] = uid
-    for pool in {id(p): p for p in pools.values() if p}.values():
+        picked.append(uid)
+    chosen[rest] = picked
+    for pool in {id(p): p for p in pools if p}.values():
         for current, uid in pool:
             if current != load.get(uid, 0):
                 load[uid] = current
@@ -348,6 +371,20 @@ def due_tasks(session: Session, *, user_id: int, as_of: date) -> list[Task]:
     )
 
 
+def _visible_assignee(actor: Actor, assignee_id: int | None, status: str | None) -> int | None:
+    """Check a task listing's filters; the assignee to list (the actor's own without
+    ``tasks:all``)."""
+    if status is not None and status not in TASK_STATUSES:
+        raise InputError(
+            f"status {status!r} is not one of {', '.join(TASK_STATUSES)}", field="status"
+        )
+    if not (actor.is_automated or actor.can("tasks:all")):
+        if assignee_id not in (None, actor.user_id):
+            raise PermissionDeniedError("you may list only your own tasks", permission="tasks:all")
+        assignee_id = actor.user_id
+    return assignee_id
+
+
 def list_tasks(
     session: Session,
     *,
@@ -360,14 +397,7 @@ def list_tasks(
     offset: int = 0,
 ) -> list[Task]:
     """Tasks the actor may see: their own, or anyone's with ``tasks:all``."""
-    if status is not None and status not in TASK_STATUSES:
-        raise InputError(
-            f"status {status!r} is not one of {', '.join(TASK_STATUSES)}", field="status"
-        )
-    if not (actor.is_automated or actor.can("tasks:all")):
-        if assignee_id not in (None, actor.user_id):
-            raise PermissionDeniedError("you may list only your own tasks", permission="tasks:all")
-        assignee_id = actor.user_id
+    assignee_id = _visible_assignee(actor, assignee_id, status)
     stmt = select(Task).order_by(Task.due_on, Task.id).limit(limit).offset(offset)
     if assignee_id is not None:
         stmt = stmt.where(Task.assignee_id == assignee_id)
@@ -378,3 +408,67 @@ def list_tasks(
     if due_by is not None:
         stmt = stmt.where(Task.due_on <= due_by)
     return list(session.scalars(stmt))
+
+
+# What the API shows of a task, in its order (the TaskOut schema).
+TASK_FIELDS = (
+    "id",
+    "customer_id",
+    "stage",
+    "kind",
+    "title",
+    "title_zh",
+    "due_on",
+    "assignee_id",
+    "status",
+    "origin",
+    "created_at",
+    "closed_at",
+    "completed_by",
+    "version",
+)
+_TASK_FILTERS = {  # list_tasks' filters as SQL, for the statement task_list_json sends
+    "assignee_id": "assignee_id = %(assignee_id)s",
+    "customer_id": "customer_id = %(customer_id)s",
+    "status": "status = %(status)s",
+    "due_by": "due_on <= %(due_by)s",
+}
+
+
+def task_list_json(
+    session: Session,
+    *,
+    actor: Actor,
+    assignee_id: int | None = None,
+    customer_id: str | None = None,
+    status: str | None = "open",
+    due_by: date | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> bytes:
+    """``list_tasks`` as a JSON list of ``TASK_FIELDS`` objects (same checks, same order)."""
+    if not is_postgresql(session):
+        tasks = list_tasks(
+            session,
+            actor=actor,
+            assignee_id=assignee_id,
+            customer_id=customer_id,
+            status=status,
+            due_by=due_by,
+            limit=limit,
+            offset=offset,
+        )
+        return dumps([{f: getattr(t, f) for f in TASK_FIELDS} for t in tasks])
+    params: dict[str, object] = {
+        "assignee_id": _visible_assignee(actor, assignee_id, status),
+        "customer_id": customer_id,
+        "status": status,
+        "due_by": due_by,
+    }
+    where = " AND ".join(_TASK_FILTERS[k] for k, v in params.items() if v is not None)
+    sql = (
+        f"SELECT {', '.join(TASK_FIELDS)} FROM tasks {'WHERE ' + where if where else ''} "
+        "ORDER BY due_on, id LIMIT %(limit)s OFFSET %(offset)s"
+    )
+    rows = fetch(session, sql, {**params, "limit": limit, "offset": offset})
+    return dumps([dict(zip(TASK_FIELDS, row, strict=True)) for row in rows])

@@ -8,6 +8,12 @@ API decide what time it is.
 
 Contact data is shown masked (``138****8888``, ``z***@example.com``) unless the user holds
 ``contacts:unmask``; every unmasked read writes an audit row.
+
+The API checks a token on every request, and a database round trip (plus a session, plus a
+commit) for each would cost more than the request itself. ``TokenCache`` keeps the answer
+(token -> ``Actor``) in the process for ``TOKEN_CACHE_TTL``: a revoked token or a changed role
+is forgotten at once in the process that revoked or changed it (after the commit), and within
+the TTL in the other server processes.
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, event, select, true, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from clm.errors import AuthenticationError, ConflictError, InputError, NotFoundError
 from clm.services.actors import ROLES, Actor
@@ -35,6 +44,7 @@ LOCKOUT = timedelta(minutes=15)
 TOKEN_TOUCH = timedelta(minutes=1)  # last_used_at is kept to this precision
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "clm_"
+TOKEN_CACHE_TTL = 10.0  # seconds another server process may still accept a revoked token
 _LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -137,6 +147,7 @@ def set_role(
         before = user_snapshot(user)
         user.role = role
         session.flush()
+        _forget_after_commit(session, user_id=user.id)
         record(
             session,
             actor=actor,
@@ -275,20 +286,117 @@ def issue_token(
 
 
 def authenticate_token(session: Session, *, token: str, now: datetime) -> User:
-    """The active user a token belongs to; revoked or unknown tokens are refused."""
+    """The active user a token belongs to; revoked or unknown tokens are refused.
+
+    Always asks the store; ``token_actor`` is the cached check the API uses per request.
+    """
     with transaction(session):
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-        if row is None or row.revoked_at is not None:
-            raise AuthenticationError("invalid API token")
-        user = session.get(User, row.user_id)
-        if user is None or not user.active:
-            raise AuthenticationError("invalid API token")
-        last = as_utc(row.last_used_at)
-        if last is None or now - last >= TOKEN_TOUCH:  # not a write (and fsync) per request
-            session.execute(
-                update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
-            )
-    return user
+        return _authenticated(session, token, now)[1]
+
+
+def _authenticated(session: Session, token: str, now: datetime) -> tuple[ApiToken, User]:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        raise AuthenticationError("invalid API token")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise AuthenticationError("invalid API token")
+    last = as_utc(row.last_used_at)
+    if last is None or now - last >= TOKEN_TOUCH:  # not a write (and fsync) per request
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return row, user
+
+
+class TokenCache:
+    """Which ``Actor`` a token stood for, remembered for ``ttl`` seconds (thread-safe).
+
+    Keyed by the store (its URL) and the token's hash, so two stores in one process never
+    share an answer. ``forget`` drops a token, or every token of a user, at once; an answer
+    read from the store before a ``forget`` is not remembered after it (``generation``).
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = TOKEN_CACHE_TTL,
+        size: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
+        self._entries: dict[tuple[str, str], tuple[float, Actor, int]] = {}
+        self._lock = threading.Lock()
+        self.generation = 0  # bumped by every forget
+
+    def get(self, store: str, token: str) -> Actor | None:
+        """The actor of a token checked less than ``ttl`` seconds ago, else None."""
+        entry = self._entries.get((store, _token_hash(token)))
+        if entry is None or entry[0] <= self.clock():
+            return None
+        return entry[1]
+
+    def put(
+        self, store: str, token: str, actor: Actor, *, token_id: int, generation: int
+    ) -> None:
+        """Remember an answer read from the store when ``generation`` was current."""
+        with self._lock:
+            if generation != self.generation:  # a revocation may have raced the read
+                return
+            if len(self._entries) >= self.size:
+                now = self.clock()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.size:
+                    self._entries.clear()
+            self._entries[(store, _token_hash(token))] = (self.clock() + self.ttl, actor, token_id)
+
+    def forget(self, *, token_id: int | None = None, user_id: int | None = None) -> None:
+        """Drop the token ``token_id``, or every token of ``user_id`` (in every store: ids
+        of different stores may collide, and forgetting too much only costs a lookup)."""
+        with self._lock:
+            self.generation += 1
+            self._entries = {
+                key: entry
+                for key, entry in self._entries.items()
+                if entry[2] != token_id and entry[1].user_id != user_id
+            }
+
+
+TOKENS = TokenCache()  # the process's cache: revoking in any session must reach it
+
+
+def _forget_after_commit(
+    session: Session, *, token_id: int | None = None, user_id: int | None = None
+) -> None:
+    def forget(_session: Session) -> None:
+        TOKENS.forget(token_id=token_id, user_id=user_id)
+
+    forget(session)  # and once more when the change is visible to other sessions:
+    event.listen(session, "after_commit", forget, once=True)
+
+
+def store_key(sessions: sessionmaker[Session]) -> str:
+    """What ``TokenCache`` keys a store by: its engine's URL."""
+    return str(sessions.kw["bind"].url)
+
+
+def token_actor(
+    sessions: sessionmaker[Session], *, token: str, now: datetime, cache: TokenCache = TOKENS
+) -> Actor:
+    """The ``Actor`` of a valid token, from ``cache`` or else checked in the store (and then
+    remembered); ``AuthenticationError`` for an unknown or revoked token."""
+    key = store_key(sessions)
+    actor = cache.get(key, token)
+    if actor is not None:
+        return actor
+    generation = cache.generation
+    session = sessions()
+    try:
+        with transaction(session):
+            row, user = _authenticated(session, token, now)
+            actor = actor_for(user)
+    finally:
+        session.close()
+    cache.put(key, token, actor, token_id=row.id, generation=generation)
+    return actor
 
 
 def revoke_token(
@@ -303,6 +411,7 @@ def revoke_token(
             actor.require("users:manage")
         row.revoked_at = now
         session.flush()
+        _forget_after_commit(session, token_id=row.id)
         record(
             session,
             actor=actor,

@@ -9,10 +9,18 @@ timeout, and ``BEGIN IMMEDIATE`` for every transaction (a deferred transaction t
 then writes can fail at once with "database is locked" when another writer got in between; the
 recipe is SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL" for pysqlite).
 Foreign keys are switched on, which SQLite leaves off by default.
+
+A PostgreSQL connection is checked (a ``SELECT 1`` round trip) before it is handed out only when
+it sat unused in the pool for ``PING_AFTER_IDLE_S`` or longer: one that was in use a moment ago
+is alive, and checking it anyway (SQLAlchemy's ``pool_pre_ping``) costs a round trip on every
+API request. If the server restarts within that window, the first use of a
+stale connection fails, SQLAlchemy recognises the disconnect and drops the whole pool, and the
+next request gets a new connection.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,12 +28,13 @@ from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clm.errors import ConfigError
 
 _BUSY_TIMEOUT_MS = 30_000
+PING_AFTER_IDLE_S = 30.0
 
 
 def _normalise_url(url: str) -> str:
@@ -61,9 +70,29 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         _configure_sqlite(engine)
         return engine
     try:
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        engine = create_engine(parsed, echo=echo)
     except Exception as exc:  # missing driver and the like
         raise ConfigError(f"cannot open store {url!r}: {exc}", field="store_url") from None
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection on checkout only if it was idle ``PING_AFTER_IDLE_S``."""
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection, record) -> None:
+        record.info["clm_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("clm_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # just connected, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces the connection and tries again
+            raise DisconnectionError(f"connection lost while idle: {exc}") from exc
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -154,9 +154,7 @@ class Task(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # NULL for work about no single customer (a strategy review alert, migration 0002)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE")
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     stage: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(500))
