@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the warehouse file afterwards")
     args = parser.parse_args()
 
     data = args.data / f"scale-{args.scale}"
@@ -116,7 +117,8 @@ def main() -> None:
         print(f"{k:34s} {v}")
     (args.out / f"engine-{args.scale}.json").write_text(json.dumps(result, indent=2) + "\n")
     wh.con.disconnect()
-    db.unlink(missing_ok=True)
+    if not args.keep:
+        db.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -31,17 +31,19 @@ Every `/api/v1` request needs `Authorization: Bearer <token>` (get one from
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the application for ``settings`` (API now, web pages when mounted)."""
-    from clm.api.deps import Runner
     from clm.api.errors import install_error_handlers
+    from clm.api.hot import HotReads
     from clm.api.router import api_router
+    from clm.api.runner import Runner
     from clm.api.security import BearerGate
 
     settings.check_safe()
     store = Store.open(settings.resolved_store_url())
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.runner.close()
         store.dispose()
 
     app = FastAPI(
@@ -53,7 +55,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.runner = Runner(store)
+    app.state.hot_reads = True  # clm.api.hot answers the plainest hot reads; tests turn it off
     install_error_handlers(app)
+    app.add_middleware(HotReads)  # inside the gate: the last middleware added is the outermost
     app.add_middleware(BearerGate)
     app.include_router(api_router())
 

@@ -4,8 +4,8 @@
 their transactions); ``ActorDep`` is the signed-in user as an ``Actor`` (set by
 ``clm.api.security.BearerGate``); ``CurrentUser`` is that user's row; ``SettingsDep`` the
 settings the app was built with; ``WarehouseDep`` the analytics warehouse, if any;
-``RunnerDep`` runs a service for the routes read most often (``Runner``). Declaring
-the bearer scheme here puts it into OpenAPI.
+``RunnerDep`` runs a service for the routes read most often (``clm.api.runner.Runner``).
+Declaring the bearer scheme here puts it into OpenAPI.
 
 Dependencies that only read the request are ``async``: FastAPI runs a plain ``def``
 dependency in a worker thread, and that hand-over costs more than such a dependency's work.
@@ -13,23 +13,20 @@ dependency in a worker thread, and that hand-over costs more than such a depende
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
+from clm.api.runner import Runner
 from clm.config import Settings
 from clm.errors import AuthenticationError
 from clm.services.actors import Actor
-from clm.store.engine import Store
 from clm.store.tables import User
 from clm.warehouse import Warehouse
-
-T = TypeVar("T")
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -57,39 +54,6 @@ async def get_actor(
     if actor is None:
         raise AuthenticationError("sign in first: send Authorization: Bearer <token>")
     return actor
-
-
-class Runner:
-    """Run one service call with a session of its own, closed afterwards: for the routes read
-    most often, which would otherwise pay for three hand-overs between the event loop and
-    worker threads per request (``SessionDep`` and a plain ``def`` route).
-
-    ``read`` is for a service that reads with one statement and writes nothing. On PostgreSQL
-    it runs right on the event loop: the statement takes about a millisecond, and handing it
-    to a thread costs more CPU than that once 50 clients keep the interpreter's lock contested
-    (bench/bench_api.py measured about 1.7 times the requests per second this way). With
-    SQLite, whose transactions wait for a writer's lock, it runs in a worker thread, as does
-    everything given to ``thread``.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.reads_on_loop = store.dialect == "postgresql"
-
-    async def read(self, service: Callable[..., T], /, **kwargs: Any) -> T:
-        if self.reads_on_loop:
-            return self._call(service, kwargs)
-        return await self.thread(service, **kwargs)
-
-    async def thread(self, service: Callable[..., T], /, **kwargs: Any) -> T:
-        return await run_in_threadpool(self._call, service, kwargs)
-
-    def _call(self, service: Callable[..., T], kwargs: dict[str, Any]) -> T:
-        session = self.store.sessions()
-        try:
-            return service(session, **kwargs)
-        finally:
-            session.close()
 
 
 async def get_runner(request: Request) -> Runner:

@@ -68,9 +68,14 @@ def error_body(code: str, message: str, **context: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "context": context}}
 
 
+def clm_error_response(exc: ClmError) -> JSONResponse:
+    """The answer to a ``ClmError``: its status, the one error shape."""
+    return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+
 async def _clm_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClmError)
-    return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+    return clm_error_response(exc)
 
 
 def _field(loc: tuple | list) -> str:

@@ -12,8 +12,9 @@ nothing, which is what makes re-running the same as-of date a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import ibis
@@ -82,6 +83,23 @@ def latest_state(transitions: ir.Table, *, before: dt.date) -> ir.Table:
         stage_since=latest.changed_on,
         previous_stage=latest.from_stage,
     )
+
+
+@contextlib.contextmanager
+def _unfused_sql() -> Iterator[None]:
+    """Compile without Ibis' merging of nested selects, for the duration of a backfill.
+
+    A backfill step's expression (features, then the stage rules in several readings, then
+    the reasons) is large, and Ibis spends most of its compile time trying to merge each select
+    into the one above it; the database plans the nested selects just as well. Measured at 1M
+    customers: about a tenth of a backfill's CPU time saved. The SQL differs only in nesting.
+    """
+    previous = ibis.options.sql.fuse_selects
+    ibis.options.sql.fuse_selects = False
+    try:
+        yield
+    finally:
+        ibis.options.sql.fuse_selects = previous
 
 
 def step_dates(start: dt.date, end: dt.date, step: str) -> list[dt.date]:
@@ -328,25 +346,26 @@ class StageHistory:
         done: list[Evaluation] = []
         state: FeatureState | None = None
         stages: ir.Table | None = None
-        try:
-            for i, d in enumerate(dates):
-                new_state = cumulative_state(tables, as_of=d, previous=state).cache()
-                if state is not None:
-                    state.release()
-                state = new_state
-                carried = stages
-                if carried is not None and any(done[-1].as_of < o < d for o in others):
-                    carried = None  # a date evaluated earlier lies in between: read it back
-                evaluation, stages = self._step(d, state=state, previous=carried)
-                if carried is not None:
-                    carried.release()
-                done.append(evaluation)
-                if progress:
-                    progress(i + 1, len(dates), d)
-        finally:
-            for table in (state, stages):
-                if table is not None:
-                    table.release()
+        with _unfused_sql():
+            try:
+                for i, d in enumerate(dates):
+                    new_state = cumulative_state(tables, as_of=d, previous=state).cache()
+                    if state is not None:
+                        state.release()
+                    state = new_state
+                    carried = stages
+                    if carried is not None and any(done[-1].as_of < o < d for o in others):
+                        carried = None  # a date evaluated earlier lies in between: read it back
+                    evaluation, stages = self._step(d, state=state, previous=carried)
+                    if carried is not None:
+                        carried.release()
+                    done.append(evaluation)
+                    if progress:
+                        progress(i + 1, len(dates), d)
+            finally:
+                for table in (state, stages):
+                    if table is not None:
+                        table.release()
         # Dates evaluated earlier that lie after this backfill must see its new history.
         if dates and any(e.written for e in done):
             for later in [d for d in self.evaluated_dates() if d > dates[-1]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 
@@ -32,8 +33,14 @@ def is_postgresql(session: Session) -> bool:
 
 
 def fetch(session: Session, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows of one read-only ``sql`` (driver paramstyle ``%(name)s``): in the session's
-    transaction if one is open, else in autocommit mode on a connection from its pool."""
+    """The rows of one read-only ``sql`` (driver paramstyle ``%(name)s``): on the connection
+    the session is bound to, if it is bound to one (``clm.api.runner`` binds its reads to a
+    connection it keeps in autocommit mode); else in the session's transaction if one is open;
+    else in autocommit mode on a connection from its pool."""
+    bind = session.get_bind()
+    if isinstance(bind, Connection):  # pinned, in autocommit mode (clm.api.runner)
+        with bind.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            return cursor.execute(sql, params).fetchall()
     if session.in_transaction():
         driver = session.connection().connection.driver_connection
         with driver.cursor() as cursor:  # type: ignore[union-attr]

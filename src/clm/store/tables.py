@@ -149,7 +149,8 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_customer_status", "customer_id", "status"),
-        Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_on"),
+        # the task list's order: one assignee's tasks of a status by due date, then id (0004)
+        Index("ix_tasks_assignee_status_due_id", "assignee_id", "status", "due_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

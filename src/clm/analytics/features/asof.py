@@ -19,6 +19,8 @@ import ibis.expr.types as ir
 
 from clm.errors import InputError
 
+WINDOW_DAYS = 90  # the longest window any feature reads (``within(ts, 90)``)
+
 # The columns each source table must have for the features (a subset of the data contract).
 NEEDED: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id", "signup_date", "unsubscribed_on", "account_closed_on"),

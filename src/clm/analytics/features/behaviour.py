@@ -45,13 +45,17 @@ def distinct_counts(events: ir.Table, asof: AsOf) -> ir.Table:
     )
 
 
-def cumulative_columns(e: ir.Table) -> dict[str, ir.Value]:
-    """The event aggregates over every row of ``e`` (all rows up to D, or a state's new rows)."""
+def cumulative_columns(e: ir.Table, new: ir.BooleanValue | None = None) -> dict[str, ir.Value]:
+    """The event aggregates over every row of ``e``, or over its rows where ``new`` holds
+    (a carried state's rows dated after the previous state)."""
     ts, kind = e.occurred_at, e.event_type
+    lead, onboarded = kind == "lead_form", kind == "onboarding_completed"
+    if new is not None:
+        lead, onboarded = lead & new, onboarded & new
     return {
-        "lead_forms_total": e.count(where=kind == "lead_form"),
-        "onboarded_at": ts.min(where=kind == "onboarding_completed"),
-        "first_event_at": ts.min(),
+        "lead_forms_total": e.count(where=lead),
+        "onboarded_at": ts.min(where=onboarded),
+        "first_event_at": ts.min(where=new),
     }
 
 

@@ -12,14 +12,12 @@ every engine returns the same numbers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import ibis
 import ibis.expr.types as ir
 
 from clm.analytics.feature_catalog import FEATURES
-from clm.analytics.features import behaviour, transactions
-from clm.analytics.features import interactions as interactions_module
 from clm.analytics.features.asof import AsOf, check_as_of, check_tables
 from clm.analytics.features.behaviour import (
     distinct_counts,
@@ -36,8 +34,6 @@ from clm.analytics.features.transactions import (
     with_mask_streaks,
 )
 from clm.errors import InputError
-
-WINDOW_DAYS = 90  # the longest window any feature reads (``within(ts, 90)``)
 
 SOURCES = ("customers", "orders", "events", "interactions")
 _DTYPES = {"int": "int64", "float": "float64", "bool": "boolean"}
@@ -133,16 +129,21 @@ def _with_percentile(oa: ir.Table) -> ir.Table:
     """The order aggregates plus ``arpu_percentile``: ``percent_rank()`` of the rounded ARPU
     among customers with a paid order (null for the others).
 
-    Ranked here, on the narrow per-customer order aggregate, rather than on the final wide
-    table, where the window sort carried every feature along (measured: the window was one of
-    the costlier steps there). Ranking the rounded value keeps ties tied on engines whose float
-    sums differ in the last bit. The rows are customers with orders; ingest guarantees each
-    one is a known customer.
+    The window runs over a narrow projection (id and ARPU of the buyers only) that is joined
+    back: a window sort carries every column of its input along, and over the one-row-per-
+    customer table of a carried state that was 40 columns for a million rows (measured: the
+    window took 0.81 s there, the narrow rank and its join 0.2 s). Ranking the rounded value
+    keeps ties tied on engines whose float sums differ in the last bit.
     """
-    buyer = oa.order_count > 0
-    arpu = _round(oa.spend_90d.fill_null(0) / 3, 2)
-    rank = ibis.percent_rank().over(group_by=buyer, order_by=arpu)
-    return oa.mutate(arpu_percentile=buyer.ifelse(_round(rank, 4), _NULL_FLOAT))
+    buyers = oa.filter(oa.order_count > 0)
+    arpu = _round(buyers.spend_90d.fill_null(0) / 3, 2)
+    narrow = buyers.select(_pct_id=buyers.customer_id, _arpu=arpu)
+    ranked = narrow.select(
+        "_pct_id",
+        arpu_percentile=_round(ibis.percent_rank().over(order_by=narrow._arpu), 4),
+    )
+    joined = oa.left_join(ranked, oa.customer_id == ranked._pct_id)
+    return joined.drop("_pct_id")
 
 
 def compute_features(
@@ -158,8 +159,9 @@ def compute_features(
     as_of
         The date D. Rows dated after D (from D+1 00:00) never contribute.
     state
-        The cumulative aggregates as of D (``state.cumulative_state``), materialised: then
-        only the last 90 days of each source are read. The result is the same.
+        The per-customer aggregates as of D (``state.cumulative_state``), materialised: then
+        only the last 30 days of events are read (distinct counts) and, for the rare customer
+        who bought every month for five years, their older orders. The result is the same.
 
     Returns
     -------
@@ -172,7 +174,14 @@ def compute_features(
     customers, orders = tables["customers"], tables["orders"]
     events, interactions = tables["events"], tables["interactions"]
 
-    if state is None:
+    if state is not None:
+        if state.as_of != as_of:
+            raise InputError(
+                f"the feature state is as of {state.as_of}, not {as_of}", field="as_of"
+            )
+        j = with_mask_streaks(_with_percentile(state.table))
+        j = _left_join_all(j, [older_streaks(orders, j, asof), distinct_counts(events, asof)])
+    else:
         oa = with_mask_streaks(_with_percentile(order_aggregates(orders, asof)))
         ia = interaction_aggregates(interactions, asof)
         parts = [
@@ -184,27 +193,8 @@ def compute_features(
             ia,
             latest_scores(interactions, ia, asof),
         ]
-    else:
-        if state.as_of != as_of:
-            raise InputError(
-                f"the feature state is as of {state.as_of}, not {as_of}", field="as_of"
-            )
-        oa = with_mask_streaks(_with_percentile(_windowed(
-            state.orders, orders, "ordered_at", asof, transactions.window_columns
-        )))
-        parts = [
-            oa,
-            older_streaks(orders, oa, asof),
-            _windowed(state.events, events, "occurred_at", asof, behaviour.window_columns),
-            distinct_counts(events, asof),
-            _windowed(state.interactions, interactions, "occurred_at", asof,
-                      interactions_module.window_columns),
-        ]
-    j = customers.select("customer_id", "signup_date", "unsubscribed_on", "account_closed_on")
-    for n, part in enumerate(parts):
-        key = f"_k{n}"
-        part = part.rename({key: "customer_id"})
-        j = j.left_join(part, j.customer_id == part[key]).drop(key)
+        j = customers.select("customer_id", "signup_date", "unsubscribed_on", "account_closed_on")
+        j = _left_join_all(j, parts)
     derived = _derive(j, asof)
     return j.select(
         "customer_id",
@@ -212,18 +202,13 @@ def compute_features(
     )
 
 
-def _windowed(cumulative: ir.Table, source: ir.Table, ts: str, asof: AsOf,
-              columns: Callable[[ir.Table, AsOf], dict[str, ir.Value]]) -> ir.Table:
-    """A state's cumulative aggregates plus the window aggregates over the last 90 days.
-
-    The state holds every customer with a row on or before D, so its rows are the rows the
-    aggregate from scratch would have; customers quiet for 90 days get null window columns,
-    which the derivation reads as 0.
-    """
-    recent = source.filter((source[ts] < asof.end) & asof.within(source[ts], WINDOW_DAYS))
-    windows = recent.group_by(_w_id=recent.customer_id).aggregate(**columns(recent, asof))
-    joined = cumulative.left_join(windows, cumulative.customer_id == windows._w_id)
-    return joined.drop("_w_id")
+def _left_join_all(base: ir.Table, parts: list[ir.Table]) -> ir.Table:
+    """``base`` left-joined on ``customer_id`` to each part in turn."""
+    for n, part in enumerate(parts):
+        key = f"_k{n}"
+        part = part.rename({key: "customer_id"})
+        base = base.left_join(part, base.customer_id == part[key]).drop(key)
+    return base
 
 
 def order_dates(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:

@@ -30,16 +30,19 @@ def window_columns(i: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
     }
 
 
-def cumulative_columns(i: ir.Table) -> dict[str, ir.Value]:
-    """The interaction aggregates over every row of ``i`` (all rows up to D, or a state's new
-    rows)."""
+def cumulative_columns(i: ir.Table, new: ir.BooleanValue | None = None) -> dict[str, ir.Value]:
+    """The interaction aggregates over every row of ``i``, or over its rows where ``new``
+    holds (a carried state's rows dated after the previous state)."""
     ts, kind = i.occurred_at, i.interaction_type
     scored = i.score.notnull()
+    if new is not None:
+        scored = scored & new
     return {
-        "referrals_total": i.count(where=kind == "referral"),
+        "referrals_total": i.count(where=(kind == "referral") if new is None
+                                   else (kind == "referral") & new),
         "satisfaction_at": ts.max(where=(kind == "satisfaction") & scored),
         "nps_at": ts.max(where=(kind == "nps") & scored),
-        "first_interaction_at": ts.min(),
+        "first_interaction_at": ts.min(where=new),
     }
 
 

@@ -1,4 +1,4 @@
-"""Cumulative per-customer aggregates as of a date, carried forward from one date to the next.
+"""Per-customer aggregates as of a date, carried forward from one date to the next.
 
 A backfill evaluates a series of dates D1 < D2 < ... Most features look back at most 90 days;
 the others are cumulative (order count and spend since the beginning, first and last order,
@@ -9,14 +9,19 @@ the whole history each time: at 1M customers and 40M rows that was one full scan
 The state as of D_k is the state as of D_(k-1) combined with the rows dated in
 (D_(k-1), D_k]: counts and sums add, first dates take the least, last dates the greatest, the
 month mask shifts by the months between the two dates, and a first order amount or a latest
-score is the new one only when the new rows hold the first order or a later answer. So a
-backfill step reads the rows of its own interval plus the last 90 days, not the whole history.
-``compute_features(..., state=...)`` then adds the windowed aggregates and derives the same
-features as a computation from scratch; ``tests/analytics/test_feature_state.py`` checks they
-are equal date by date.
+score is the new one only when the new rows hold the first order or a later answer.
 
-The state's tables are Ibis expressions; the caller materialises them (``.cache()``) before
-carrying them to the next date, or the expression would grow with every step.
+A step reads each source once: the rows since the earlier of D_(k-1) and the start of the
+90-day window, aggregated in one pass into both the new cumulative values (rows after
+D_(k-1) only) and the window aggregates as of D_k. The state is one table with a row per
+customer (the customer's own dates, the cumulative values and the window aggregates), so the
+features are a projection of it plus the 30-day distinct counts: measured at 1M customers,
+this halved the joins of a step compared with one state table per source.
+``compute_features(..., state=...)`` derives the same features as a computation from scratch;
+``tests/analytics/test_feature_state.py`` checks they are equal date by date.
+
+The state's table is an Ibis expression; the caller materialises it (``.cache()``) before
+carrying it to the next date, or the expression would grow with every step.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ import ibis
 import ibis.expr.types as ir
 
 from clm.analytics.features import behaviour, interactions, transactions
-from clm.analytics.features.asof import AsOf, check_as_of
+from clm.analytics.features.asof import WINDOW_DAYS, AsOf, check_as_of
 from clm.errors import InputError
 
+CUSTOMER_COLUMNS = ("customer_id", "signup_date", "unsubscribed_on", "account_closed_on")
 ORDER_COLUMNS = (
     "order_count", "spend_total", "first_paid_at", "last_paid_at", "first_order_at",
     "month_mask", "first_order_amount",
@@ -45,129 +51,181 @@ INTERACTION_COLUMNS = (
 
 @dataclass(frozen=True)
 class FeatureState:
-    """The cumulative aggregates of each source as of ``as_of``, one row per customer with any
-    row of that source on or before ``as_of`` (``customer_id`` plus the ``*_COLUMNS``)."""
+    """Everything but the 30-day distinct counts that the features as of ``as_of`` read: one
+    row per customer with ``CUSTOMER_COLUMNS``, the cumulative ``*_COLUMNS`` and each source's
+    ``window_columns`` as of ``as_of``."""
 
     as_of: dt.date
-    orders: ir.Table
-    events: ir.Table
-    interactions: ir.Table
+    table: ir.Table
 
     def cache(self) -> FeatureState:
-        """The same state with each table materialised in the backend."""
-        return FeatureState(
-            self.as_of, self.orders.cache(), self.events.cache(), self.interactions.cache()
-        )
+        """The same state with its table materialised in the backend."""
+        return FeatureState(self.as_of, self.table.cache())
 
     def release(self) -> None:
-        """Drop the materialised tables of a state from ``cache()``."""
-        for table in (self.orders, self.events, self.interactions):
-            table.release()
+        """Drop the materialised table of a state from ``cache()``."""
+        self.table.release()
 
 
-def _rows(table: ir.Table, ts: str, asof: AsOf, after: AsOf | None) -> ir.Table:
-    """The rows dated on or before D, and after the previous state's date when there is one."""
-    keep = table[ts] < asof.end
-    if after is not None:
-        keep = keep & (table[ts] >= after.end)
-    return table.filter(keep)
+@dataclass(frozen=True)
+class _Scan:
+    """The rows one state reads: dated on or before D and from ``since`` on (None: all), of
+    which those from ``new_from`` on are new (None: every row read is new)."""
+
+    asof: AsOf
+    since: dt.datetime | None = None
+    new_from: dt.datetime | None = None
+
+    def rows(self, table: ir.Table, ts: str) -> tuple[ir.Table, ir.BooleanValue | None]:
+        keep = table[ts] < self.asof.end
+        if self.since is not None:
+            keep = keep & (table[ts] >= ibis.literal(self.since, type="timestamp"))
+        rows = table.filter(keep)
+        new = None
+        if self.new_from is not None:
+            new = rows[ts] >= ibis.literal(self.new_from, type="timestamp")
+        return rows, new
 
 
-def _orders(orders: ir.Table, asof: AsOf, after: AsOf | None) -> ir.Table:
-    o = _rows(orders, "ordered_at", asof, after)
-    agg = o.group_by("customer_id").aggregate(**transactions.cumulative_columns(o, asof))
-    firsts = transactions.first_order_amounts(o, agg, asof).rename(_fa_id="customer_id")
+def _scan(asof: AsOf, after: AsOf | None) -> _Scan:
+    """Everything up to D from scratch; after a state as of D0, the rows after D0 plus the
+    rows of the 90-day window (which reaches further back when D0 is less than 90 days ago)."""
+    if after is None:
+        return _Scan(asof)
+    after_end = dt.datetime.combine(after.day + dt.timedelta(days=1), dt.time())
+    window = dt.datetime.combine(asof.day - dt.timedelta(days=WINDOW_DAYS - 1), dt.time())
+    if window >= after_end:
+        return _Scan(asof, since=after_end)
+    return _Scan(asof, since=window, new_from=after_end)
+
+
+def _orders(orders: ir.Table, scan: _Scan) -> ir.Table:
+    o, new = scan.rows(orders, "ordered_at")
+    agg = o.group_by("customer_id").aggregate(
+        **transactions.cumulative_columns(o, scan.asof, new),
+        **transactions.window_columns(o, scan.asof),
+    )
+    firsts = transactions.first_order_amounts(o, agg, scan.asof).rename(_fa_id="customer_id")
     joined = agg.left_join(firsts, agg.customer_id == firsts._fa_id)
-    return joined.select("customer_id", *ORDER_COLUMNS)
+    return joined.drop("_fa_id")
 
 
-def _events(events: ir.Table, asof: AsOf, after: AsOf | None) -> ir.Table:
-    e = _rows(events, "occurred_at", asof, after)
-    agg = e.group_by("customer_id").aggregate(**behaviour.cumulative_columns(e))
-    return agg.select("customer_id", *EVENT_COLUMNS)
+def _events(events: ir.Table, scan: _Scan) -> ir.Table:
+    e, new = scan.rows(events, "occurred_at")
+    return e.group_by("customer_id").aggregate(
+        **behaviour.cumulative_columns(e, new), **behaviour.window_columns(e, scan.asof)
+    )
 
 
-def _interactions(table: ir.Table, asof: AsOf, after: AsOf | None) -> ir.Table:
-    i = _rows(table, "occurred_at", asof, after)
-    agg = i.group_by("customer_id").aggregate(**interactions.cumulative_columns(i))
-    scores = interactions.latest_scores(i, agg, asof).rename(_ls_id="customer_id")
+def _interactions(table: ir.Table, scan: _Scan) -> ir.Table:
+    i, new = scan.rows(table, "occurred_at")
+    agg = i.group_by("customer_id").aggregate(
+        **interactions.cumulative_columns(i, new), **interactions.window_columns(i, scan.asof)
+    )
+    scores = interactions.latest_scores(i, agg, scan.asof).rename(_ls_id="customer_id")
     joined = agg.left_join(scores, agg.customer_id == scores._ls_id)
-    return joined.select("customer_id", *INTERACTION_COLUMNS)
+    return joined.drop("_ls_id")
 
 
-def _outer(old: ir.Table, new: ir.Table) -> ir.Table:
-    """Every customer of either table, old columns prefixed ``o_``, new ones ``n_``."""
-    old = old.rename({f"o_{c}": c for c in old.columns})
-    new = new.rename({f"n_{c}": c for c in new.columns})
-    joined = old.outer_join(new, old.o_customer_id == new.n_customer_id)
-    return joined.mutate(customer_id=ibis.coalesce(joined.o_customer_id, joined.n_customer_id))
+def _window_names(asof: AsOf) -> tuple[str, ...]:
+    """The names of every source's window columns (the same for any date)."""
+    names: list[str] = []
+    for source, columns in (
+        ({"ordered_at": "timestamp", "status": "string", "amount": "float64"},
+         transactions.window_columns),
+        ({"occurred_at": "timestamp", "event_type": "string"}, behaviour.window_columns),
+        ({"occurred_at": "timestamp", "interaction_type": "string"},
+         interactions.window_columns),
+    ):
+        names += columns(ibis.table(source, name="_shape"), asof)
+    return tuple(names)
+
+
+def _join_all(base: ir.Table, parts: list[ir.Table]) -> ir.Table:
+    """``base`` left-joined on ``customer_id`` to each part, part columns prefixed ``n_``."""
+    j = base
+    for n, part in enumerate(parts):
+        key = f"_k{n}"
+        part = part.rename({key: "customer_id"}).rename(
+            {f"n_{c}": c for c in part.columns if c != "customer_id"}
+        )
+        j = j.left_join(part, j.customer_id == part[key]).drop(key)
+    return j
+
+
+def _from_scratch(tables: Mapping[str, ir.Table], asof: AsOf) -> ir.Table:
+    scan = _Scan(asof)
+    j = _join_all(
+        tables["customers"].select(*CUSTOMER_COLUMNS),
+        [_orders(tables["orders"], scan), _events(tables["events"], scan),
+         _interactions(tables["interactions"], scan)],
+    )
+    carried = (*ORDER_COLUMNS, *EVENT_COLUMNS, *INTERACTION_COLUMNS, *_window_names(asof))
+    return j.select(*CUSTOMER_COLUMNS, **{c: j[f"n_{c}"] for c in carried})
 
 
 def _add(j: ir.Table, name: str) -> ir.Value:
-    return j[f"o_{name}"].fill_null(0) + j[f"n_{name}"].fill_null(0)
+    return j[name].fill_null(0) + j[f"n_{name}"].fill_null(0)
 
 
 def _least(j: ir.Table, name: str) -> ir.Value:
-    return ibis.least(j[f"o_{name}"], j[f"n_{name}"])
+    return ibis.least(j[name], j[f"n_{name}"])
 
 
 def _greatest(j: ir.Table, name: str) -> ir.Value:
-    return ibis.greatest(j[f"o_{name}"], j[f"n_{name}"])
+    return ibis.greatest(j[name], j[f"n_{name}"])
 
 
-def _combine_orders(old: ir.Table, new: ir.Table, months: int) -> ir.Table:
-    """``months``: calendar months from the old state's date to the new one's."""
-    j = _outer(old, new)
+def _month_mask(j: ir.Table, months: int) -> ir.Value:
+    """The old mask shifted by the ``months`` between the two dates, OR the new rows' bits."""
     mask = transactions.MASK_MONTHS
     if months >= mask:
         carried = ibis.literal(0, type="int64")
     else:
         keep = (1 << (mask - months)) - 1  # the bits that stay inside the mask once shifted
         shift = ibis.literal(months, type="int32")
-        carried = (j.o_month_mask.fill_null(0) & keep) << shift
-    return j.select(
-        "customer_id",
-        order_count=_add(j, "order_count"),
-        spend_total=_add(j, "spend_total"),
-        first_paid_at=_least(j, "first_paid_at"),
-        last_paid_at=_greatest(j, "last_paid_at"),
-        first_order_at=_least(j, "first_order_at"),
-        month_mask=(carried | j.n_month_mask.fill_null(0)).cast("int64"),
-        # a new first order exists only for a customer who had none before
-        first_order_amount=ibis.coalesce(j.o_first_order_amount, j.n_first_order_amount),
+        carried = (j.month_mask.fill_null(0) & keep) << shift
+    return (carried | j.n_month_mask.fill_null(0)).cast("int64")
+
+
+def _carried(tables: Mapping[str, ir.Table], asof: AsOf, previous: FeatureState) -> ir.Table:
+    before = check_as_of(previous.as_of)
+    scan = _scan(asof, before)
+    j = _join_all(
+        previous.table,
+        [_orders(tables["orders"], scan), _events(tables["events"], scan),
+         _interactions(tables["interactions"], scan)],
     )
-
-
-def _combine_events(old: ir.Table, new: ir.Table) -> ir.Table:
-    j = _outer(old, new)
-    return j.select(
-        "customer_id",
-        lead_forms_total=_add(j, "lead_forms_total"),
-        onboarded_at=_least(j, "onboarded_at"),
-        first_event_at=_least(j, "first_event_at"),
-    )
-
-
-def _combine_interactions(old: ir.Table, new: ir.Table) -> ir.Table:
-    j = _outer(old, new)
     # every new row is later than every old one: a new answer replaces the old latest
     sat_new, nps_new = j.n_satisfaction_at.notnull(), j.n_nps_at.notnull()
-    return j.select(
-        "customer_id",
-        referrals_total=_add(j, "referrals_total"),
-        satisfaction_at=_greatest(j, "satisfaction_at"),
-        nps_at=_greatest(j, "nps_at"),
-        first_interaction_at=_least(j, "first_interaction_at"),
-        satisfaction_latest=sat_new.ifelse(j.n_satisfaction_latest, j.o_satisfaction_latest),
-        nps_latest=nps_new.ifelse(j.n_nps_latest, j.o_nps_latest),
-    )
+    combined = {
+        "order_count": _add(j, "order_count"),
+        "spend_total": _add(j, "spend_total"),
+        "first_paid_at": _least(j, "first_paid_at"),
+        "last_paid_at": _greatest(j, "last_paid_at"),
+        "first_order_at": _least(j, "first_order_at"),
+        "month_mask": _month_mask(j, asof.month_index - before.month_index),
+        # a new first order exists only for a customer who had none before
+        "first_order_amount": ibis.coalesce(j.first_order_amount, j.n_first_order_amount),
+        "lead_forms_total": _add(j, "lead_forms_total"),
+        "onboarded_at": _least(j, "onboarded_at"),
+        "first_event_at": _least(j, "first_event_at"),
+        "referrals_total": _add(j, "referrals_total"),
+        "satisfaction_at": _greatest(j, "satisfaction_at"),
+        "nps_at": _greatest(j, "nps_at"),
+        "first_interaction_at": _least(j, "first_interaction_at"),
+        "satisfaction_latest": sat_new.ifelse(j.n_satisfaction_latest, j.satisfaction_latest),
+        "nps_latest": nps_new.ifelse(j.n_nps_latest, j.nps_latest),
+    }
+    windows = {c: j[f"n_{c}"] for c in _window_names(asof)}
+    return j.select(*CUSTOMER_COLUMNS, **combined, **windows)
 
 
 def cumulative_state(
     tables: Mapping[str, ir.Table], *, as_of: dt.date, previous: FeatureState | None = None
 ) -> FeatureState:
-    """The cumulative aggregates as of ``as_of``: from scratch, or from ``previous`` plus the
-    rows dated after it.
+    """The state as of ``as_of``: from scratch, or from ``previous`` plus the rows dated after
+    it (and the last 90 days, for the windows).
 
     Raises
     ------
@@ -175,25 +233,11 @@ def cumulative_state(
         If ``previous`` is not dated before ``as_of``.
     """
     asof = check_as_of(as_of)
-    orders, events = tables["orders"], tables["events"]
-    inter = tables["interactions"]
     if previous is None:
-        return FeatureState(
-            as_of,
-            _orders(orders, asof, None),
-            _events(events, asof, None),
-            _interactions(inter, asof, None),
-        )
+        return FeatureState(as_of, _from_scratch(tables, asof))
     if previous.as_of >= as_of:
         raise InputError(
             f"a feature state as of {previous.as_of} cannot be carried back to {as_of}",
             field="as_of",
         )
-    before = check_as_of(previous.as_of)
-    months = asof.month_index - before.month_index
-    return FeatureState(
-        as_of,
-        _combine_orders(previous.orders, _orders(orders, asof, before), months),
-        _combine_events(previous.events, _events(events, asof, before)),
-        _combine_interactions(previous.interactions, _interactions(inter, asof, before)),
-    )
+    return FeatureState(as_of, _carried(tables, asof, previous))

@@ -71,17 +71,22 @@ def window_columns(o: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
     }
 
 
-def cumulative_columns(o: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
-    """The order aggregates over every row of ``o`` (all rows up to D, or a state's new rows)."""
+def cumulative_columns(
+    o: ir.Table, asof: AsOf, new: ir.BooleanValue | None = None
+) -> dict[str, ir.Value]:
+    """The order aggregates over every row of ``o``, or over its rows where ``new`` holds
+    (a carried state's rows dated after the previous state)."""
     ts = o.ordered_at
     paid = o.status == "paid"
     bit, fits = _month_bit(ts, asof)
+    if new is not None:
+        paid = paid & new
     return {
         "order_count": o.count(where=paid),
         "spend_total": o.amount.sum(where=paid),
         "first_paid_at": ts.min(where=paid),
         "last_paid_at": ts.max(where=paid),
-        "first_order_at": ts.min(),
+        "first_order_at": ts.min(where=new),
         "month_mask": _bit_or(bit, where=paid & fits),
     }
 

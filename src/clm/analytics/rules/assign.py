@@ -28,7 +28,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from clm.analytics.rules.compiler import Compiler, check_columns, join_pieces
+from clm.analytics.rules.compiler import Compiler, check_columns, piece_texts, strip_separator
 from clm.analytics.rules.model import Stage, StageModel
 from clm.errors import InputError
 
@@ -182,11 +182,16 @@ def assign_stages(
 
 def _outputs(t: ir.Table, model: StageModel, as_of: date, *, only_changed: bool
              ) -> list[ir.Value]:
+    """The output columns. The reason texts are a CASE on the assigned stage, each branch
+    holding only that stage's criteria: a customer's reasons can only come from the stage they
+    are in, and evaluating every stage's criteria texts for every customer cost more than all
+    the rest of the assignment (measured at 1M customers, 15% of them moving: 0.5 s of 1.9 s).
+    """
     stages = model.stages
     s, p = t._stage, t._p
     changed = p.isnull() | (p != s)
     grey_cases = []
-    pieces: list = []
+    stage_texts = []
     for i, stage in enumerate(stages):
         near = ibis.literal(False)
         for j in range(i + 1):
@@ -195,14 +200,15 @@ def _outputs(t: ir.Table, model: StageModel, as_of: date, *, only_changed: bool
         for j, o in enumerate(stages):
             if o.group != stage.group:
                 other = other | t[f"_n{j}"]
-        grey_cases.append((s == stage.id, near | other))
         is_s = s == stage.id
-        pieces += _pieces(stage, t, "nominal", is_s & t[f"_n{i}"])
+        grey_cases.append((is_s, near | other))
+        pieces = _pieces(stage, t, "nominal", t[f"_n{i}"])
         # the loose reading only matters to a customer who was already in the stage
         was_s = ibis.coalesce(p == stage.id, ibis.literal(False))
-        pieces += _pieces(stage, t, "loose", is_s & was_s & ~t[f"_n{i}"] & t[f"_l{i}"])
+        pieces += _pieces(stage, t, "loose", was_s & ~t[f"_n{i}"] & t[f"_l{i}"])
+        stage_texts.append((is_s, piece_texts(pieces)))
     min_days = ibis.cases(*((p == st.id, str(st.min_stay_days)) for st in stages), else_="0")
-    pieces.append(
+    common = [
         (
             (t._how == "min_stay") & (t._alt != p),
             "min_stay: "
@@ -214,11 +220,12 @@ def _outputs(t: ir.Table, model: StageModel, as_of: date, *, only_changed: bool
             + " (would move to "
             + t._alt
             + ")",
-        )
-    )
-    pieces.append((t._how == "sticky", ibis.literal("kept: no stage's criteria held")))
-    pieces += _fallback_pieces(t, model)
-    reasons = join_pieces(pieces)
+        ),
+        (t._how == "sticky", ibis.literal("kept: no stage's criteria held")),
+        *_fallback_pieces(t, model),
+    ]
+    own = ibis.cases(*stage_texts, else_=ibis.literal(""))
+    reasons = strip_separator(own + piece_texts(common))
     if only_changed:
         reasons = ibis.ifelse(changed, reasons, _NULL_STR)
     return [

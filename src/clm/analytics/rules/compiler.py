@@ -241,16 +241,27 @@ def options_text(node: In) -> str:
     return "(" + ", ".join(shown) + ")"
 
 
+def piece_texts(pieces: list[tuple[ir.BooleanValue, ir.StringValue]]) -> ir.StringValue:
+    """The texts of the pieces that held, each preceded by ``; `` (``join_pieces`` cuts the
+    first separator once the parts are put together)."""
+    out: ir.StringValue = ibis.literal("")
+    for held, piece in pieces:
+        out = out + ibis.ifelse(held, "; " + piece, ibis.literal(""))
+    return out
+
+
+def strip_separator(texts: ir.StringValue) -> ir.StringValue:
+    """``piece_texts`` output without its leading separator."""
+    return texts.re_replace("^; ", "")
+
+
 def join_pieces(pieces: list[tuple[ir.BooleanValue, ir.StringValue]]) -> ir.StringValue:
     """The texts of the pieces that held, joined by ``; `` (empty string when none held).
 
     Each text appears once in the expression (the leading separator is cut by one regex), so
     the SQL grows linearly with the number of conditions.
     """
-    out: ir.StringValue = ibis.literal("")
-    for held, piece in pieces:
-        out = out + ibis.ifelse(held, "; " + piece, ibis.literal(""))
-    return out.re_replace("^; ", "")
+    return strip_separator(piece_texts(pieces))
 
 
 def _feature_type(node: Node, name: str) -> str:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from clm.api.deps import ActorDep, RunnerDep, SessionDep
 from clm.api.errors import responses
 from clm.api.routes.params import CustomerId
+from clm.api.runner import Runner
 from clm.api.schemas.common import MAX_ID, ShortText
 from clm.api.schemas.customers import (
     CustomerCardOut,
@@ -18,6 +19,7 @@ from clm.api.schemas.customers import (
     TransitionOut,
 )
 from clm.services import customers as customer_service
+from clm.services.actors import Actor
 from clm.services.customers import MAX_PAGE
 from clm.services.record import record_json
 from clm.services.users import customer_card
@@ -80,6 +82,14 @@ async def get_record(
     customer_id: CustomerId, run: RunnerDep, actor: ActorDep, unmask: Unmask = False
 ) -> Response:
     """Show the customer tracking record: stage, timeline, metrics, strategy, follow-ups."""
+    return await read_record(run, actor, customer_id, unmask=unmask)
+
+
+async def read_record(
+    run: Runner, actor: Actor, customer_id: str, *, unmask: bool = False
+) -> Response:
+    """The tracking record's answer for a validated id: shared by the route and
+    ``clm.api.hot``, which answers the plainest requests without the routing."""
     # The service's JSON already has RecordOut's shape (tests pin it): not validated again.
     # An unmasked read writes its audit row, so it is not a read for the runner.
     call = run.thread if unmask else run.read

@@ -11,9 +11,11 @@ from clm.api.deps import ActorDep, RunnerDep, SessionDep
 from clm.api.errors import responses
 from clm.api.routes.convert import task_out
 from clm.api.routes.params import TaskId
+from clm.api.runner import Runner
 from clm.api.schemas.common import MAX_ID
 from clm.api.schemas.tasks import TaskComplete, TaskOut
 from clm.services import tasks as task_service
+from clm.services.actors import Actor
 from clm.store.bulk import utcnow
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -42,6 +44,35 @@ async def list_tasks(
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Response:
     """List tasks: yours by default; due today or overdue, or only overdue."""
+    return await read_task_list(
+        run,
+        actor,
+        assignee_id=assignee_id,
+        everyone=everyone,
+        customer_id=customer_id,
+        status=status,
+        due=due,
+        as_of=as_of,
+        limit=limit,
+        offset=offset,
+    )
+
+
+async def read_task_list(
+    run: Runner,
+    actor: Actor,
+    *,
+    assignee_id: int | None = None,
+    everyone: bool = False,
+    customer_id: str | None = None,
+    status: Status = "open",
+    due: Due = "any",
+    as_of: dt.date | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Response:
+    """The task list's answer for validated parameters (the route's defaults): shared by the
+    route and ``clm.api.hot``, which answers the plainest requests without the routing."""
     today = as_of or utcnow().date()
     due_by = {"any": None, "due": today, "overdue": today - dt.timedelta(days=1)}[due]
     if everyone:
