@@ -29,7 +29,8 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from clm.errors import ClmError
-from clm.store.engine import PING_AFTER_IDLE_S, Store
+from clm.store import engine as store_engine
+from clm.store.engine import Store
 
 T = TypeVar("T")
 
@@ -90,7 +91,7 @@ class Runner:
     def _connection(self) -> Connection:
         now = time.monotonic()
         if self._pinned is not None and (
-            self._pinned.invalidated or now - self._used_at >= PING_AFTER_IDLE_S
+            self._pinned.invalidated or now - self._used_at >= store_engine.PING_AFTER_IDLE_S
         ):
             self._release()
         if self._pinned is None:

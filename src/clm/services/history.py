@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -54,6 +55,10 @@ RUNS_SCHEMA = ibis.schema(
 )
 MODELS_SCHEMA = ibis.schema(
     {"model_version": "string", "model_id": "string", "source": "string", "fmt": "string"}
+)
+
+PREVIOUS_SCHEMA = ibis.schema(
+    {"customer_id": "string", "stage": "string", "stage_since": "date", "previous_stage": "string"}
 )
 
 Progress = Callable[[int, int, dt.date], None]
@@ -102,6 +107,54 @@ def _unfused_sql() -> Iterator[None]:
         ibis.options.sql.fuse_selects = previous
 
 
+class _CompiledRules:
+    """A backfill step's stage rules as SQL compiled once, for DuckDB.
+
+    The rules (each stage's guard and criteria in three readings, the min-stay and margin
+    logic, the reason texts) are the same at every date; only the features, the previous
+    stages and the date change. Compiling them took Ibis about 0.5 s per date (measured at the
+    default model), about a tenth of a step at 1M customers. So they are compiled once against
+    two named placeholders, the features (with the date as a column) and the previous stages,
+    and each date puts its own queries in front as common table expressions.
+    """
+
+    FEATURES = "clm_step_features"
+    PREVIOUS = "clm_step_previous"
+    PREFIX = "clm_step_stages_"
+
+    def __init__(self, wh: Warehouse, model: StageModel, features: ibis.Schema) -> None:
+        self.wh = wh
+        placeholder = ibis.table({**features, "_as_of": "date"}, name=self.FEATURES)
+        expr = assign_stages(
+            placeholder,
+            model=model,
+            as_of="_as_of",
+            previous=ibis.table(PREVIOUS_SCHEMA, name=self.PREVIOUS),
+            reasons_for="changed",
+        )
+        self.sql = wh.con.compile(expr)
+
+    def stages(self, features: ir.Table, previous: ir.Table, as_of: dt.date) -> ir.Table:
+        """The stages as of ``as_of``, materialised in a temporary table (``drop`` it)."""
+        con = self.wh.con
+        feature_sql = con.compile(features.mutate(_as_of=ibis.literal(as_of, type="date")))
+        previous_sql = con.compile(
+            previous.select(**{c: previous[c].cast(t) for c, t in PREVIOUS_SCHEMA.items()})
+        )
+        name = f"{self.PREFIX}{uuid.uuid4().hex[:16]}"
+        con.raw_sql(
+            f'CREATE TEMP TABLE "{name}" AS WITH "{self.FEATURES}" AS ({feature_sql}), '
+            f'"{self.PREVIOUS}" AS ({previous_sql}) SELECT * FROM ({self.sql}) AS "_step"'
+        )
+        return con.table(name)
+
+    def owns(self, table: ir.Table) -> bool:
+        return table.get_name().startswith(self.PREFIX)
+
+    def drop(self, table: ir.Table) -> None:
+        self.wh.con.raw_sql(f'DROP TABLE IF EXISTS temp.main."{table.get_name()}"')
+
+
 def step_dates(start: dt.date, end: dt.date, step: str) -> list[dt.date]:
     """Dates from ``start`` to ``end`` inclusive at ``step`` (day, week, month: month ends)."""
     if start > end:
@@ -139,6 +192,7 @@ class StageHistory:
         self.table_name = table
         self.runs_name = runs_table
         self._has_rows: bool | None = None  # whether any transition is stored (cached)
+        self._rules: _CompiledRules | None = None  # the stage rules compiled once (DuckDB)
         self._ensure_tables()
 
     @property
@@ -253,22 +307,42 @@ class StageHistory:
         return evaluation, result
 
     def _step(
-        self, as_of: dt.date, *, state: FeatureState, previous: ir.Table | None
+        self,
+        as_of: dt.date,
+        *,
+        state: FeatureState,
+        previous: ir.Table | None,
     ) -> tuple[Evaluation, ir.Table]:
         """Evaluate one backfill date from a carried feature state and previous stages.
 
         Reasons are built only for the customers whose stage changed, the only ones stored:
         building them for every customer at every date cost more than the stages themselves.
+        On DuckDB the stage rules are compiled once per history (``_CompiledRules``).
         Returns the evaluation and the stages as of ``as_of`` (materialised; the caller
-        releases it), which are the previous stages of the next date.
+        releases it with ``_release``), which are the previous stages of the next date.
         """
         if previous is None:
             previous = self._stored_state(as_of)
         features = self.features(as_of, state=state)
-        stages = assign_stages(
-            features, model=self.model, as_of=as_of, previous=previous, reasons_for="changed"
-        ).cache()
+        if previous is not None and self.wh.backend_name == "duckdb":
+            if self._rules is None:
+                self._rules = _CompiledRules(self.wh, self.model, features.schema())
+            stages = self._rules.stages(features, previous, as_of)
+        else:
+            stages = assign_stages(
+                features, model=self.model, as_of=as_of, previous=previous,
+                reasons_for="changed",
+            ).cache()
         return self._store(as_of, stages, self._transitions_of(stages, as_of)), stages
+
+    def _release(self, table: ir.Table | None) -> None:
+        """Drop a step's materialised stages."""
+        if table is None:
+            return
+        if self._rules is not None and self._rules.owns(table):
+            self._rules.drop(table)
+        else:
+            table.release()
 
     def _transitions_of(self, assigned: ir.Table, as_of: dt.date) -> ir.Table:
         """The transition rows of the customers whose stage changed in ``assigned``."""
@@ -357,15 +431,14 @@ class StageHistory:
                     if carried is not None and any(done[-1].as_of < o < d for o in others):
                         carried = None  # a date evaluated earlier lies in between: read it back
                     evaluation, stages = self._step(d, state=state, previous=carried)
-                    if carried is not None:
-                        carried.release()
+                    self._release(carried)
                     done.append(evaluation)
                     if progress:
                         progress(i + 1, len(dates), d)
             finally:
-                for table in (state, stages):
-                    if table is not None:
-                        table.release()
+                if state is not None:
+                    state.release()
+                self._release(stages)
         # Dates evaluated earlier that lie after this backfill must see its new history.
         if dates and any(e.written for e in done):
             for later in [d for d in self.evaluated_dates() if d > dates[-1]]:

@@ -23,6 +23,7 @@ import re
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -373,9 +374,18 @@ def _forget_after_commit(
     event.listen(session, "after_commit", forget, once=True)
 
 
+_STORE_KEYS: weakref.WeakKeyDictionary[sessionmaker[Session], str] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def store_key(sessions: sessionmaker[Session]) -> str:
-    """What ``TokenCache`` keys a store by: its engine's URL."""
-    return str(sessions.kw["bind"].url)
+    """What ``TokenCache`` keys a store by: its engine's URL (rendered once per store, not on
+    every request: the bearer gate asks for it each time)."""
+    key = _STORE_KEYS.get(sessions)
+    if key is None:
+        key = _STORE_KEYS[sessions] = str(sessions.kw["bind"].url)
+    return key
 
 
 def token_actor(

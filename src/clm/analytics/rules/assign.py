@@ -90,7 +90,7 @@ def assign_stages(
     features: ir.Table,
     *,
     model: StageModel,
-    as_of: date,
+    as_of: date | str,
     previous: ir.Table | None = None,
     reasons_for: str = "all",
 ) -> ir.Table:
@@ -103,7 +103,10 @@ def assign_stages(
     model
         A loaded ``StageModel``.
     as_of
-        The date the stages are for; only used to count days in the previous stage.
+        The date the stages are for; only used to count days in the previous stage and as
+        the date a stage is entered. Or the name of a date column of ``features`` holding it,
+        so the expression does not depend on the date: a backfill compiles it once and
+        runs it at every date (``services.history``).
     previous
         The state before ``as_of``: ``customer_id, stage, stage_since, previous_stage``, one row
         per customer, or None on a first run. Customers absent from ``features`` are dropped.
@@ -127,6 +130,8 @@ def assign_stages(
                          field="reasons_for")
     names = sorted(model.feature_names)
     check_columns(features, names, what=f"stage model {model.id!r}")
+    if isinstance(as_of, str) and as_of not in features.columns:
+        raise InputError(f"the feature table has no date column {as_of!r}", field=as_of)
 
     t = _previous(features, previous)
     stages = model.stages
@@ -143,7 +148,8 @@ def assign_stages(
     ids = [s.id for s in stages]
     p = t._p
     p_known = ibis.coalesce(p.isin(ids), ibis.literal(False))
-    days_in = ibis.literal(as_of, type=dt.date).delta(t._p_since, unit="day")
+    day = t[as_of] if isinstance(as_of, str) else ibis.literal(as_of, type=dt.date)
+    days_in = day.delta(t._p_since, unit="day")
     candidate = ibis.cases(*((f("n", i), s.id) for i, s in enumerate(stages)), else_=_NULL_STR)
     cand_rank = ibis.cases(*((f("n", i), i) for i in range(len(stages))), else_=len(stages))
     fb_branches = [(Compiler(t).condition(r.when.node), r.stage) for r in model.fallback if r.when]
@@ -176,12 +182,11 @@ def assign_stages(
         (t._how == "fallback", fb_stage),
         else_=p,
     )
-    t = t.mutate(_stage=stage)
-    return t.select(*_outputs(t, model, as_of, only_changed=reasons_for == "changed"))
+    t = t.mutate(_stage=stage, _day=day)
+    return t.select(*_outputs(t, model, only_changed=reasons_for == "changed"))
 
 
-def _outputs(t: ir.Table, model: StageModel, as_of: date, *, only_changed: bool
-             ) -> list[ir.Value]:
+def _outputs(t: ir.Table, model: StageModel, *, only_changed: bool) -> list[ir.Value]:
     """The output columns. The reason texts are a CASE on the assigned stage, each branch
     holding only that stage's criteria: a customer's reasons can only come from the stage they
     are in, and evaluating every stage's criteria texts for every customer cost more than all
@@ -231,7 +236,7 @@ def _outputs(t: ir.Table, model: StageModel, as_of: date, *, only_changed: bool
     return [
         t.customer_id,
         s.name("stage"),
-        ibis.ifelse(changed, ibis.literal(as_of, type=dt.date), t._p_since).name("stage_since"),
+        ibis.ifelse(changed, t._day, t._p_since).name("stage_since"),
         ibis.ifelse(changed, p, t._p_prev).name("previous_stage"),
         ibis.cases(*grey_cases, else_=ibis.literal(False)).name("grey_zone"),
         reasons.name("reasons"),
