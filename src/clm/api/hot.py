@@ -2,9 +2,10 @@
 
 ``GET /api/v1/customers/{id}/record`` and ``GET /api/v1/tasks?limit=N`` are most of the API's
 traffic (issue 4 measures them at 50 concurrent clients). For each, FastAPI matched the path
-against every route and solved six dependencies and up to nine query parameters with pydantic:
-about 0.4 ms of CPU per request, more than the database read and the JSON together, on a
-machine whose two cores also run PostgreSQL.
+against the routes, solved the route's dependencies (the router's query check, the runner, the
+actor and its bearer scheme) and validated every query parameter with pydantic: about half of
+the server's CPU per request, more than the database read and the JSON together, on a machine
+whose two cores also run PostgreSQL (bench/bench_api.py; docs/performance.md).
 
 ``HotReads`` sits just inside the bearer gate (so the request is authenticated and its
 ``Actor`` is on the scope) and answers the *plainest* form of those two requests itself: the
