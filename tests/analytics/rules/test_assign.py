@@ -285,6 +285,34 @@ def test_missing_feature_column_is_named():
         assign_stages(table, model=load_model("default"), as_of=AS_OF)
 
 
+def test_the_date_given_as_a_column_gives_what_the_date_gives(con):
+    """A backfill compiles the rules once with the date as a column of the features."""
+    model = load_model("default")
+    rows = [case[1] for case in HISTORY]
+    features = feature_table(rows)
+    previous = ibis.memtable(
+        {
+            "customer_id": [f"c{i}" for i in range(len(HISTORY))],
+            "stage": [case[2][0] for case in HISTORY],
+            "stage_since": [case[2][1] for case in HISTORY],
+            "previous_stage": [case[2][2] for case in HISTORY],
+        },
+        schema={"customer_id": "string", "stage": "string", "stage_since": "date",
+                "previous_stage": "string"},
+    )
+    by_date = assign_stages(features, model=model, as_of=AS_OF, previous=previous)
+    by_column = assign_stages(
+        features.mutate(_day=ibis.literal(AS_OF, type="date")),
+        model=model, as_of="_day", previous=previous,
+    )
+    expected = sorted(con.to_pyarrow(by_date).to_pylist(), key=lambda r: r["customer_id"])
+    got = sorted(con.to_pyarrow(by_column).to_pylist(), key=lambda r: r["customer_id"])
+    assert got == expected
+    assert any(r["changed"] for r in got) and any(not r["changed"] for r in got)
+    with pytest.raises(InputError, match="no date column '_when'"):
+        assign_stages(features, model=model, as_of="_when", previous=previous)
+
+
 def test_previous_table_without_stage_since_is_refused():
     previous = ibis.memtable({"customer_id": ["c0"], "stage": ["new"], "previous_stage": [None]})
     with pytest.raises(InputError, match="stage_since"):
