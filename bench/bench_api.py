@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from stage_frames import stage_frames
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -90,25 +91,7 @@ def _frames(start: int, stop: int, owners: list[str], seed: int):
             "signup_date": pd.Timestamp("2023-01-01"),
         }
     )
-    current = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "stage": stages,
-            "stage_since": since.date,
-            "previous_stage": None,
-            "grey_zone": rng.random(n) < 0.1,
-            "reasons": [[f"rule {s}"] for s in stages],
-        }
-    )
-    transitions = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "from_stage": None,
-            "to_stage": stages,
-            "changed_on": since.date,
-            "reasons": [[f"rule {s}"] for s in stages],
-        }
-    )
+    current, transitions = stage_frames(ids, stages, since, rng)
     return customers, current, transitions
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from stage_frames import stage_frames
 
 PG_ADMIN = os.environ.get("CLM_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 DB_NAME = os.environ.get("CLM_BENCH_SYNC_DB", "clm_bench_sync")
@@ -73,25 +74,7 @@ def frames(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
             "signup_date": (since - pd.Timedelta(days=30)).date,
         }
     )
-    current = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "stage": stages,
-            "stage_since": since.date,
-            "previous_stage": None,
-            "grey_zone": rng.random(n) < 0.1,
-            "reasons": [[f"rule {s}"] for s in stages],
-        }
-    )
-    transitions = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "from_stage": None,
-            "to_stage": stages,
-            "changed_on": since.date,
-            "reasons": [[f"rule {s}"] for s in stages],
-        }
-    )
+    current, transitions = stage_frames(ids, stages, since, rng)
     return customers, current, transitions
 
 

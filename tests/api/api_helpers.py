@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import warnings
 
 import pytest
@@ -45,3 +46,36 @@ def counts(org: Org) -> dict[str, int]:
             name: s.scalar(select(func.count()).select_from(table))
             for name, table in Base.metadata.tables.items()
         }
+
+
+def add_metrics(org, customer_id: str) -> None:
+    """One stored engine-run snapshot (metrics, values, feature usage) for ``customer_id``."""
+    from clm.store.tables import CustomerMetrics
+
+    with org.session() as s:
+        s.add(
+            CustomerMetrics(
+                customer_id=customer_id,
+                as_of=dt.date(2024, 3, 1),
+                order_count=3,
+                total_spend=300.0,
+                avg_order_value=100.0,
+                first_order_date=dt.date(2024, 2, 20),
+                last_order_date=dt.date(2024, 2, 28),
+                days_since_last_order=2,
+                active_days_30d=11,
+                feature_usage=json.dumps({"reports": 7, "export": 2}),
+                features=json.dumps(
+                    {"referrals_90d": 2, "satisfaction_latest": 9.5, "complaints_90d": 0}
+                ),
+                r_score=5,
+                f_score=3,
+                m_score=4,
+                rfm_segment="loyal",
+                value_tier="A",
+                clv=1234.5,
+                p_alive=0.93,
+                expected_purchases=2.1,
+            )
+        )
+        s.commit()

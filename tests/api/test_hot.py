@@ -3,11 +3,8 @@ every request it does not recognise to them."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-
 import pytest
-from api_helpers import BOTH
+from api_helpers import BOTH, add_metrics
 
 from clm.api.hot import task_query
 
@@ -40,36 +37,6 @@ REQUESTS = [
 ]
 
 
-def _metrics(org, customer_id: str) -> None:
-    from clm.store.tables import CustomerMetrics
-
-    with org.session() as s:
-        s.add(
-            CustomerMetrics(
-                customer_id=customer_id,
-                as_of=dt.date(2024, 3, 1),
-                order_count=3,
-                total_spend=300.0,
-                avg_order_value=100.0,
-                first_order_date=dt.date(2024, 2, 20),
-                last_order_date=dt.date(2024, 2, 28),
-                days_since_last_order=2,
-                active_days_30d=11,
-                feature_usage=json.dumps({"reports": 7}),
-                features=json.dumps({"referrals_90d": 2, "satisfaction_latest": 9.5}),
-                r_score=5,
-                f_score=3,
-                m_score=4,
-                rfm_segment="loyal",
-                value_tier="A",
-                clv=1234.5,
-                p_alive=0.93,
-                expected_purchases=2.1,
-            )
-        )
-        s.commit()
-
-
 def _answer(org, login: str, path: str):
     response = org.client(login).get(path, follow_redirects=False)
     return response.status_code, response.headers.get("content-type"), response.content
@@ -79,7 +46,7 @@ def _answer(org, login: str, path: str):
 def test_the_hot_path_answers_exactly_what_the_routes_answer(org, monkeypatch):
     import clm.api.hot as hot
 
-    _metrics(org, "c001")
+    add_metrics(org, "c001")
     answered = []
     for name in ("read_record", "read_task_list"):
         real = getattr(hot, name)

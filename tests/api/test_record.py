@@ -3,47 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
-from api_helpers import BOTH
-
-
-def _metrics(org, customer_id: str) -> None:
-    from clm.store.tables import CustomerMetrics
-
-    with org.session() as s:
-        s.add(
-            CustomerMetrics(
-                customer_id=customer_id,
-                as_of=dt.date(2024, 3, 1),
-                order_count=3,
-                total_spend=300.0,
-                avg_order_value=100.0,
-                first_order_date=dt.date(2024, 2, 20),
-                last_order_date=dt.date(2024, 2, 28),
-                days_since_last_order=2,
-                active_days_30d=11,
-                feature_usage=json.dumps({"reports": 7, "export": 2}),
-                features=json.dumps(
-                    {"referrals_90d": 2, "satisfaction_latest": 9.5, "complaints_90d": 0}
-                ),
-                r_score=5,
-                f_score=3,
-                m_score=4,
-                rfm_segment="loyal",
-                value_tier="A",
-                clv=1234.5,
-                p_alive=0.93,
-                expected_purchases=2.1,
-            )
-        )
-        s.commit()
+from api_helpers import BOTH, add_metrics
 
 
 @BOTH
 def test_record_holds_every_section_of_the_tracking_record(org):
-    _metrics(org, "c001")
+    add_metrics(org, "c001")
     response = org.client("alice").get("/api/v1/customers/c001/record")
     assert response.status_code == 200, response.text
     record = response.json()
@@ -139,7 +106,7 @@ def _rich(org) -> None:
     Chinese title, a transition whose reasons are plain text rather than a JSON list."""
     from clm.store.tables import StageTransition, Task
 
-    _metrics(org, "c001")
+    add_metrics(org, "c001")
     alice = org.client("alice")
     for day in ("2024-03-01", "2024-03-02"):
         response = alice.post(

@@ -25,7 +25,7 @@ from clm.analytics.features.behaviour import (
     feature_usage_table,
 )
 from clm.analytics.features.interactions import interaction_aggregates, latest_scores
-from clm.analytics.features.state import FeatureState
+from clm.analytics.features.state import FeatureState, left_join_all
 from clm.analytics.features.transactions import (
     first_order_amounts,
     older_streaks,
@@ -180,7 +180,7 @@ def compute_features(
                 f"the feature state is as of {state.as_of}, not {as_of}", field="as_of"
             )
         j = with_mask_streaks(_with_percentile(state.table))
-        j = _left_join_all(j, [older_streaks(orders, j, asof), distinct_counts(events, asof)])
+        j = left_join_all(j, [older_streaks(orders, j, asof), distinct_counts(events, asof)])
     else:
         oa = with_mask_streaks(_with_percentile(order_aggregates(orders, asof)))
         ia = interaction_aggregates(interactions, asof)
@@ -194,21 +194,12 @@ def compute_features(
             latest_scores(interactions, ia, asof),
         ]
         j = customers.select("customer_id", "signup_date", "unsubscribed_on", "account_closed_on")
-        j = _left_join_all(j, parts)
+        j = left_join_all(j, parts)
     derived = _derive(j, asof)
     return j.select(
         "customer_id",
         **{f.name: derived[f.name].cast(_DTYPES[f.dtype]) for f in FEATURES},
     )
-
-
-def _left_join_all(base: ir.Table, parts: list[ir.Table]) -> ir.Table:
-    """``base`` left-joined on ``customer_id`` to each part in turn."""
-    for n, part in enumerate(parts):
-        key = f"_k{n}"
-        part = part.rename({key: "customer_id"})
-        base = base.left_join(part, base.customer_id == part[key]).drop(key)
-    return base
 
 
 def order_dates(tables: Mapping[str, ir.Table], *, as_of: dt.date) -> ir.Table:

@@ -34,12 +34,11 @@ def cumulative_columns(i: ir.Table, new: ir.BooleanValue | None = None) -> dict[
     """The interaction aggregates over every row of ``i``, or over its rows where ``new``
     holds (a carried state's rows dated after the previous state)."""
     ts, kind = i.occurred_at, i.interaction_type
-    scored = i.score.notnull()
+    scored, referral = i.score.notnull(), kind == "referral"
     if new is not None:
-        scored = scored & new
+        scored, referral = scored & new, referral & new
     return {
-        "referrals_total": i.count(where=(kind == "referral") if new is None
-                                   else (kind == "referral") & new),
+        "referrals_total": i.count(where=referral),
         "satisfaction_at": ts.max(where=(kind == "satisfaction") & scored),
         "nps_at": ts.max(where=(kind == "nps") & scored),
         "first_interaction_at": ts.min(where=new),

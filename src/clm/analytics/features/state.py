@@ -87,11 +87,9 @@ class _Scan:
         return rows, new
 
 
-def _scan(asof: AsOf, after: AsOf | None) -> _Scan:
-    """Everything up to D from scratch; after a state as of D0, the rows after D0 plus the
-    rows of the 90-day window (which reaches further back when D0 is less than 90 days ago)."""
-    if after is None:
-        return _Scan(asof)
+def _scan(asof: AsOf, after: AsOf) -> _Scan:
+    """After a state as of D0: the rows after D0 plus the rows of the 90-day window (which
+    reaches further back when D0 is less than 90 days ago)."""
     after_end = dt.datetime.combine(after.day + dt.timedelta(days=1), dt.time())
     window = dt.datetime.combine(asof.day - dt.timedelta(days=WINDOW_DAYS - 1), dt.time())
     if window >= after_end:
@@ -141,16 +139,21 @@ def _window_names(asof: AsOf) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _join_all(base: ir.Table, parts: list[ir.Table]) -> ir.Table:
-    """``base`` left-joined on ``customer_id`` to each part, part columns prefixed ``n_``."""
-    j = base
+def left_join_all(base: ir.Table, parts: list[ir.Table]) -> ir.Table:
+    """``base`` left-joined on ``customer_id`` to each part in turn."""
     for n, part in enumerate(parts):
         key = f"_k{n}"
-        part = part.rename({key: "customer_id"}).rename(
-            {f"n_{c}": c for c in part.columns if c != "customer_id"}
-        )
-        j = j.left_join(part, j.customer_id == part[key]).drop(key)
-    return j
+        part = part.rename({key: "customer_id"})
+        base = base.left_join(part, base.customer_id == part[key]).drop(key)
+    return base
+
+
+def _join_all(base: ir.Table, parts: list[ir.Table]) -> ir.Table:
+    """``left_join_all`` with the parts' columns prefixed ``n_`` (the new values)."""
+    return left_join_all(base, [
+        part.rename({f"n_{c}": c for c in part.columns if c != "customer_id"})
+        for part in parts
+    ])
 
 
 def _from_scratch(tables: Mapping[str, ir.Table], asof: AsOf) -> ir.Table:
