@@ -12,37 +12,59 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from clm.analytics.features.asof import AsOf
+from clm.analytics.features.bits import bit, bit_or, popcount32
 
 USAGE_TYPES = ("login", "feature_used")
 
 
-def window_columns(e: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
-    """The event aggregates over windows ending at D (none reaches back more than 90 days)."""
+def window_columns(
+    e: ir.Table, asof: AsOf, *, distinct_features: bool = False
+) -> dict[str, ir.Value]:
+    """The event aggregates over windows ending at D (none reaches back more than 90 days).
+
+    ``active_day_mask_30d`` holds bit k for an event k days before D (``active_days``
+    counts them). ``distinct_features`` adds ``distinct_features_30d``: worth it where the
+    rows read are those of the windows (a carried state), not the whole history.
+    """
     ts, kind = e.occurred_at, e.event_type
     in30, in90 = asof.within(ts, 30), asof.within(ts, 90)
-    return {
+    day, fits = bit(asof.days_since(ts), 30)
+    columns = {
         "page_views_90d": e.count(where=(kind == "page_view") & in90),
         "marketing_events_90d": e.count(where=(kind == "marketing_event") & in90),
         "logins_30d": e.count(where=(kind == "login") & in30),
         "feature_uses_30d": e.count(where=(kind == "feature_used") & in30),
         "usage_prev_30d": e.count(where=kind.isin(USAGE_TYPES) & asof.between(ts, 30, 60)),
         "content_interactions_90d": e.count(where=(kind == "content_interaction") & in90),
+        "active_day_mask_30d": bit_or(day, where=in30 & fits),
     }
+    if distinct_features:
+        columns["distinct_features_30d"] = e.feature.nunique(
+            where=(kind == "feature_used") & in30
+        )
+    return columns
+
+
+def active_days(mask: ir.IntegerValue) -> ir.IntegerValue:
+    """``active_days_30d`` from ``active_day_mask_30d`` (0 without events)."""
+    return popcount32(mask.fill_null(0))
 
 
 def distinct_counts(events: ir.Table, asof: AsOf) -> ir.Table:
-    """``customer_id``, ``active_days_30d``, ``distinct_features_30d`` over the last 30 days.
+    """``customer_id``, ``distinct_features_30d``: distinct ``feature`` values of the
+    ``feature_used`` events of the last 30 days.
 
-    Kept out of the main aggregate on purpose: a DISTINCT aggregate there made DuckDB hash
-    every row of the whole history into per-customer sets (measured at 1M customers: the
-    events aggregate took 1.7x as long with them); here only the last 30 days are read.
+    Kept out of the main aggregate of the whole history on purpose: a DISTINCT aggregate
+    there made DuckDB hash every row into per-customer sets (measured at 1M customers: the
+    events aggregate took 1.7x as long with it); here only those 30 days' feature uses are
+    read (0.35 s, against 0.7 s when the same query also counted the distinct dates).
     """
-    e = events.filter((events.occurred_at < asof.end) & asof.within(events.occurred_at, 30))
-    used = e.event_type == "feature_used"
-    return e.group_by("customer_id").aggregate(
-        active_days_30d=e.occurred_at.date().nunique(),
-        distinct_features_30d=e.feature.nunique(where=used),
+    e = events.filter(
+        (events.occurred_at < asof.end)
+        & asof.within(events.occurred_at, 30)
+        & (events.event_type == "feature_used")
     )
+    return e.group_by("customer_id").aggregate(distinct_features_30d=e.feature.nunique())
 
 
 def cumulative_columns(e: ir.Table, new: ir.BooleanValue | None = None) -> dict[str, ir.Value]:
@@ -60,12 +82,13 @@ def cumulative_columns(e: ir.Table, new: ir.BooleanValue | None = None) -> dict[
 
 
 def event_aggregates(events: ir.Table, asof: AsOf) -> ir.Table:
-    """Per customer with any event on or before D: counts, distinct counts and dates.
+    """Per customer with any event on or before D: counts, the active days' mask and dates.
 
     Columns: ``customer_id``, ``page_views_90d``, ``lead_forms_total``,
     ``marketing_events_90d``, ``onboarded_at`` (first completion), ``logins_30d``,
     ``feature_uses_30d``, ``usage_prev_30d``, ``content_interactions_90d``,
-    ``first_event_at``; the distinct counts come from ``distinct_counts``.
+    ``active_day_mask_30d``, ``first_event_at``; the distinct features come from
+    ``distinct_counts``.
     """
     e = events.filter(events.occurred_at < asof.end)
     return e.group_by("customer_id").aggregate(**window_columns(e, asof), **cumulative_columns(e))

@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 from clm.analytics.feature_catalog import FEATURES
 from clm.analytics.features.asof import AsOf, check_as_of, check_tables
 from clm.analytics.features.behaviour import (
+    active_days,
     distinct_counts,
     event_aggregates,
     feature_usage_table,
@@ -103,7 +104,7 @@ def _derive(j: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
         "marketing_events_90d": _zero(j.marketing_events_90d),
         "onboarding_completed": j.onboarded_at.notnull(),
         "days_since_onboarding": asof.days_since(j.onboarded_at),
-        "active_days_30d": _zero(j.active_days_30d),
+        "active_days_30d": active_days(j.active_day_mask_30d),
         "logins_30d": logins,
         "distinct_features_30d": _zero(j.distinct_features_30d),
         "feature_uses_30d": uses,
@@ -160,8 +161,8 @@ def compute_features(
         The date D. Rows dated after D (from D+1 00:00) never contribute.
     state
         The per-customer aggregates as of D (``state.cumulative_state``), materialised: then
-        only the last 30 days of events are read (distinct counts) and, for the rare customer
-        who bought every month for five years, their older orders. The result is the same.
+        no source row is read but the older orders of the rare customer who bought every
+        month for five years. The result is the same.
 
     Returns
     -------
@@ -180,7 +181,7 @@ def compute_features(
                 f"the feature state is as of {state.as_of}, not {as_of}", field="as_of"
             )
         j = with_mask_streaks(_with_percentile(state.table))
-        j = left_join_all(j, [older_streaks(orders, j, asof), distinct_counts(events, asof)])
+        j = left_join_all(j, [older_streaks(orders, j, asof)])
     else:
         oa = with_mask_streaks(_with_percentile(order_aggregates(orders, asof)))
         ia = interaction_aggregates(interactions, asof)

@@ -14,9 +14,10 @@ score is the new one only when the new rows hold the first order or a later answ
 A step reads each source once: the rows since the earlier of D_(k-1) and the start of the
 90-day window, aggregated in one pass into both the new cumulative values (rows after
 D_(k-1) only) and the window aggregates as of D_k. The state is one table with a row per
-customer (the customer's own dates, the cumulative values and the window aggregates), so the
-features are a projection of it plus the 30-day distinct counts: measured at 1M customers,
-this halved the joins of a step compared with one state table per source.
+customer (the customer's own dates, the cumulative values and the window aggregates, the
+distinct features of the last 30 days among them, since the rows read are only the windows'),
+so the features are a projection of it: measured at 1M customers, this halved the joins of a
+step compared with one state table per source.
 ``compute_features(..., state=...)`` derives the same features as a computation from scratch;
 ``tests/analytics/test_feature_state.py`` checks they are equal date by date.
 
@@ -48,12 +49,17 @@ INTERACTION_COLUMNS = (
     "satisfaction_latest", "nps_latest",
 )
 
+# the source columns a state reads
+ORDER_READ = ("customer_id", "ordered_at", "amount", "status")
+EVENT_READ = ("customer_id", "occurred_at", "event_type", "feature")
+INTERACTION_READ = ("customer_id", "occurred_at", "interaction_type", "score")
+
 
 @dataclass(frozen=True)
 class FeatureState:
-    """Everything but the 30-day distinct counts that the features as of ``as_of`` read: one
-    row per customer with ``CUSTOMER_COLUMNS``, the cumulative ``*_COLUMNS`` and each source's
-    ``window_columns`` as of ``as_of``."""
+    """Everything the features as of ``as_of`` read: one row per customer with
+    ``CUSTOMER_COLUMNS``, the cumulative ``*_COLUMNS`` and each source's ``window_columns``
+    as of ``as_of``."""
 
     as_of: dt.date
     table: ir.Table
@@ -76,7 +82,17 @@ class _Scan:
     since: dt.datetime | None = None
     new_from: dt.datetime | None = None
 
-    def rows(self, table: ir.Table, ts: str) -> tuple[ir.Table, ir.BooleanValue | None]:
+    def rows(
+        self, table: ir.Table, ts: str, columns: tuple[str, ...]
+    ) -> tuple[ir.Table, ir.BooleanValue | None]:
+        """The rows read, narrowed to ``columns``, and which of them are new.
+
+        Narrowing first matters: the rows are read twice (the aggregate and its follow-up
+        join), so DuckDB materialises them once, with every column of the table unless told
+        otherwise (measured at 1M customers: 0.94 s of scan and 0.42 s of materialising per
+        date for the orders with their ids and provenance, against about a third of that).
+        """
+        table = table.select(*columns)
         keep = table[ts] < self.asof.end
         if self.since is not None:
             keep = keep & (table[ts] >= ibis.literal(self.since, type="timestamp"))
@@ -98,7 +114,7 @@ def _scan(asof: AsOf, after: AsOf) -> _Scan:
 
 
 def _orders(orders: ir.Table, scan: _Scan) -> ir.Table:
-    o, new = scan.rows(orders, "ordered_at")
+    o, new = scan.rows(orders, "ordered_at", ORDER_READ)
     agg = o.group_by("customer_id").aggregate(
         **transactions.cumulative_columns(o, scan.asof, new),
         **transactions.window_columns(o, scan.asof),
@@ -109,14 +125,15 @@ def _orders(orders: ir.Table, scan: _Scan) -> ir.Table:
 
 
 def _events(events: ir.Table, scan: _Scan) -> ir.Table:
-    e, new = scan.rows(events, "occurred_at")
+    e, new = scan.rows(events, "occurred_at", EVENT_READ)
     return e.group_by("customer_id").aggregate(
-        **behaviour.cumulative_columns(e, new), **behaviour.window_columns(e, scan.asof)
+        **behaviour.cumulative_columns(e, new),
+        **behaviour.window_columns(e, scan.asof, distinct_features=True),
     )
 
 
 def _interactions(table: ir.Table, scan: _Scan) -> ir.Table:
-    i, new = scan.rows(table, "occurred_at")
+    i, new = scan.rows(table, "occurred_at", INTERACTION_READ)
     agg = i.group_by("customer_id").aggregate(
         **interactions.cumulative_columns(i, new), **interactions.window_columns(i, scan.asof)
     )
@@ -131,7 +148,8 @@ def _window_names(asof: AsOf) -> tuple[str, ...]:
     for source, columns in (
         ({"ordered_at": "timestamp", "status": "string", "amount": "float64"},
          transactions.window_columns),
-        ({"occurred_at": "timestamp", "event_type": "string"}, behaviour.window_columns),
+        ({"occurred_at": "timestamp", "event_type": "string", "feature": "string"},
+         lambda e, asof: behaviour.window_columns(e, asof, distinct_features=True)),
         ({"occurred_at": "timestamp", "interaction_type": "string"},
          interactions.window_columns),
     ):

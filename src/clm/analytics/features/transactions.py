@@ -28,18 +28,12 @@ from __future__ import annotations
 import datetime as dt
 
 import ibis
-import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from clm.analytics.features.asof import AsOf, month_of
+from clm.analytics.features.bits import bit, bit_or
 
 MASK_MONTHS = 62  # bits 0..61 of a signed BIGINT, so ``mask + 1`` cannot overflow
-
-
-@ibis.udf.agg.builtin(name="bit_or")
-def _bit_or(value: idt.int64) -> idt.int64:
-    """SQL ``bit_or``, which DuckDB, PostgreSQL and Spark all have but Ibis 12 compiles for
-    the first two only (its PySpark compiler has no rule for ``BitOr``)."""
 
 
 def paid_orders(orders: ir.Table, asof: AsOf) -> ir.Table:
@@ -49,11 +43,7 @@ def paid_orders(orders: ir.Table, asof: AsOf) -> ir.Table:
 
 def _month_bit(ts: ir.TimestampValue, asof: AsOf) -> tuple[ir.IntegerValue, ir.BooleanValue]:
     """The month-mask bit of ``ts`` (bit k = k months before D's month) and whether it fits."""
-    age = asof.month_index - month_of(ts)
-    # The shift is kept in range on rows the filter drops too (DuckDB raises otherwise) and
-    # is an int32: PostgreSQL has no ``bigint << bigint``.
-    shift = (age < MASK_MONTHS).ifelse(age, 0).cast("int32")
-    return ibis.literal(1).cast("int64") << shift, age < MASK_MONTHS
+    return bit(asof.month_index - month_of(ts), MASK_MONTHS)
 
 
 def window_columns(o: ir.Table, asof: AsOf) -> dict[str, ir.Value]:
@@ -78,7 +68,7 @@ def cumulative_columns(
     (a carried state's rows dated after the previous state)."""
     ts = o.ordered_at
     paid = o.status == "paid"
-    bit, fits = _month_bit(ts, asof)
+    month, fits = _month_bit(ts, asof)
     if new is not None:
         paid = paid & new
     return {
@@ -87,7 +77,7 @@ def cumulative_columns(
         "first_paid_at": ts.min(where=paid),
         "last_paid_at": ts.max(where=paid),
         "first_order_at": ts.min(where=new),
-        "month_mask": _bit_or(bit, where=paid & fits),
+        "month_mask": bit_or(month, where=paid & fits),
     }
 
 
