@@ -18,7 +18,8 @@ against 2.9 s in file order. Nothing may depend on that order; it only makes sca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ class Warehouse:
         # The DuckDB budget: the warehouse connection's limit when it is DuckDB, and what an
         # import's staging DuckDB may use whatever the backend (see clm.ingest.importer).
         self.memory_limit = memory_limit
+        self._in_transaction = False
         if con.name == "duckdb":
             con.con.execute("SET memory_limit = '" + memory_limit.replace("'", "''") + "'")
 
@@ -175,6 +177,28 @@ class Warehouse:
         )
         table = sge.table_(name, db=self.database, quoted=True)
         self.con.raw_sql(sge.delete(table, where=cond).sql(dialect=self.con.dialect))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around a batch of statements on DuckDB: all or nothing, and the
+        rows written reach storage once, at the commit (measured: 12 inserts of 150k stage
+        transitions cost a third less inside one transaction). Elsewhere, and inside an open
+        transaction, each statement commits on its own as before.
+        """
+        if self.backend_name != "duckdb" or self._in_transaction:
+            yield
+            return
+        self.con.raw_sql("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self.con.raw_sql("ROLLBACK")
+            raise
+        else:
+            self.con.raw_sql("COMMIT")
+        finally:
+            self._in_transaction = False
 
     def drop(self, name: str) -> None:
         self.con.drop_table(name, database=self.database, force=True)

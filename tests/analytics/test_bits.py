@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import ibis
-import pytest
 
 from clm.analytics.features.bits import bit, bit_or, popcount32
 

@@ -76,3 +76,37 @@ def test_a_date_evaluated_in_between_is_read_back_not_skipped(wh):
     history.backfill(coarse)
     reference = _one_by_one(wh, "between_ref", [middle, *coarse])  # what the backfill did
     pd.testing.assert_frame_equal(_rows(history), _rows(reference), check_exact=True)
+
+
+def test_the_step_by_step_backfill_writes_what_the_compiled_one_writes(wh, monkeypatch):
+    """Backends other than DuckDB, and models reading value features, evaluate date by date
+    with Ibis expressions instead of the SQL compiled ahead; both must write the same."""
+    compiled = _history(wh, "compiled")
+    compiled.backfill(DATES)
+    monkeypatch.setattr(StageHistory, "_compiles_ahead", lambda self: False)
+    stepwise = _history(wh, "stepwise")
+    stepwise.backfill(DATES)
+    pd.testing.assert_frame_equal(_rows(stepwise), _rows(compiled), check_exact=True)
+
+
+def _temp_tables(wh: Warehouse) -> list[str]:
+    rows = wh.con.raw_sql("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_an_interrupted_backfill_stores_nothing_and_leaves_no_scratch_tables(wh):
+    history = _history(wh, "interrupted")
+    before = _temp_tables(wh)
+
+    def stop_at_third(done: int, total: int, day: dt.date) -> None:
+        if done == 3:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a long backfill
+
+    with pytest.raises(KeyboardInterrupt):
+        history.backfill(DATES, progress=stop_at_third)
+    assert history.transitions().count().execute() == 0
+    assert history.evaluated_dates() == []
+    assert _temp_tables(wh) == before
+    # the same backfill then runs in full
+    assert len(history.backfill(DATES)) == len(DATES)
+    assert history.evaluated_dates() == DATES

@@ -12,10 +12,8 @@ nothing, which is what makes re-running the same as-of date a no-op.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -26,6 +24,7 @@ from clm.analytics.feature_catalog import VALUE_FEATURE_NAMES
 from clm.analytics.features import FeatureState, compute_features, cumulative_state
 from clm.analytics.rules import StageModel, assign_stages, referenced_features
 from clm.analytics.value import MODEL_COLUMNS, value_features
+from clm.services.backfill_sql import StepCompiler, compiled_ahead, unfused_sql
 from clm.services.customer_values import model_values
 from clm.warehouse import Warehouse
 
@@ -57,10 +56,6 @@ MODELS_SCHEMA = ibis.schema(
     {"model_version": "string", "model_id": "string", "source": "string", "fmt": "string"}
 )
 
-PREVIOUS_SCHEMA = ibis.schema(
-    {"customer_id": "string", "stage": "string", "stage_since": "date", "previous_stage": "string"}
-)
-
 Progress = Callable[[int, int, dt.date], None]
 
 
@@ -88,71 +83,6 @@ def latest_state(transitions: ir.Table, *, before: dt.date) -> ir.Table:
         stage_since=latest.changed_on,
         previous_stage=latest.from_stage,
     )
-
-
-@contextlib.contextmanager
-def _unfused_sql() -> Iterator[None]:
-    """Compile without Ibis' merging of nested selects, for the duration of a backfill.
-
-    A backfill step's expression (features, then the stage rules in several readings, then
-    the reasons) is large, and Ibis spends most of its compile time trying to merge each select
-    into the one above it; the database plans the nested selects just as well. Measured at 1M
-    customers: about a tenth of a backfill's CPU time saved. The SQL differs only in nesting.
-    """
-    previous = ibis.options.sql.fuse_selects
-    ibis.options.sql.fuse_selects = False
-    try:
-        yield
-    finally:
-        ibis.options.sql.fuse_selects = previous
-
-
-class _CompiledRules:
-    """A backfill step's stage rules as SQL compiled once, for DuckDB.
-
-    The rules (each stage's guard and criteria in three readings, the min-stay and margin
-    logic, the reason texts) are the same at every date; only the features, the previous
-    stages and the date change. Compiling them took Ibis about 0.5 s per date (measured at the
-    default model), about a tenth of a step at 1M customers. So they are compiled once against
-    two named placeholders, the features (with the date as a column) and the previous stages,
-    and each date puts its own queries in front as common table expressions.
-    """
-
-    FEATURES = "clm_step_features"
-    PREVIOUS = "clm_step_previous"
-    PREFIX = "clm_step_stages_"
-
-    def __init__(self, wh: Warehouse, model: StageModel, features: ibis.Schema) -> None:
-        self.wh = wh
-        placeholder = ibis.table({**features, "_as_of": "date"}, name=self.FEATURES)
-        expr = assign_stages(
-            placeholder,
-            model=model,
-            as_of="_as_of",
-            previous=ibis.table(PREVIOUS_SCHEMA, name=self.PREVIOUS),
-            reasons_for="changed",
-        )
-        self.sql = wh.con.compile(expr)
-
-    def stages(self, features: ir.Table, previous: ir.Table, as_of: dt.date) -> ir.Table:
-        """The stages as of ``as_of``, materialised in a temporary table (``drop`` it)."""
-        con = self.wh.con
-        feature_sql = con.compile(features.mutate(_as_of=ibis.literal(as_of, type="date")))
-        previous_sql = con.compile(
-            previous.select(**{c: previous[c].cast(t) for c, t in PREVIOUS_SCHEMA.items()})
-        )
-        name = f"{self.PREFIX}{uuid.uuid4().hex[:16]}"
-        con.raw_sql(
-            f'CREATE TEMP TABLE "{name}" AS WITH "{self.FEATURES}" AS ({feature_sql}), '
-            f'"{self.PREVIOUS}" AS ({previous_sql}) SELECT * FROM ({self.sql}) AS "_step"'
-        )
-        return con.table(name)
-
-    def owns(self, table: ir.Table) -> bool:
-        return table.get_name().startswith(self.PREFIX)
-
-    def drop(self, table: ir.Table) -> None:
-        self.wh.con.raw_sql(f'DROP TABLE IF EXISTS temp.main."{table.get_name()}"')
 
 
 def step_dates(start: dt.date, end: dt.date, step: str) -> list[dt.date]:
@@ -192,7 +122,6 @@ class StageHistory:
         self.table_name = table
         self.runs_name = runs_table
         self._has_rows: bool | None = None  # whether any transition is stored (cached)
-        self._rules: _CompiledRules | None = None  # the stage rules compiled once (DuckDB)
         self._ensure_tables()
 
     @property
@@ -259,10 +188,14 @@ class StageHistory:
             self.features(as_of), model=self.model, as_of=as_of, previous=self._stored_state(as_of)
         )
 
-    def _stored_state(self, as_of: dt.date) -> ir.Table | None:
+    def _history_exists(self) -> bool:
+        """Whether any transition of this version is stored (asked once, then kept)."""
         if self._has_rows is None:
             self._has_rows = bool(self.transitions().count().execute())
-        return self.state_before(as_of) if self._has_rows else None
+        return self._has_rows
+
+    def _stored_state(self, as_of: dt.date) -> ir.Table | None:
+        return self.state_before(as_of) if self._history_exists() else None
 
     @staticmethod
     def _with_values(
@@ -317,32 +250,16 @@ class StageHistory:
 
         Reasons are built only for the customers whose stage changed, the only ones stored:
         building them for every customer at every date cost more than the stages themselves.
-        On DuckDB the stage rules are compiled once per history (``_CompiledRules``).
         Returns the evaluation and the stages as of ``as_of`` (materialised; the caller
-        releases it with ``_release``), which are the previous stages of the next date.
+        releases them), which are the previous stages of the next date.
         """
         if previous is None:
             previous = self._stored_state(as_of)
-        features = self.features(as_of, state=state)
-        if previous is not None and self.wh.backend_name == "duckdb":
-            if self._rules is None:
-                self._rules = _CompiledRules(self.wh, self.model, features.schema())
-            stages = self._rules.stages(features, previous, as_of)
-        else:
-            stages = assign_stages(
-                features, model=self.model, as_of=as_of, previous=previous,
-                reasons_for="changed",
-            ).cache()
+        stages = assign_stages(
+            self.features(as_of, state=state), model=self.model, as_of=as_of,
+            previous=previous, reasons_for="changed",
+        ).cache()
         return self._store(as_of, stages, self._transitions_of(stages, as_of)), stages
-
-    def _release(self, table: ir.Table | None) -> None:
-        """Drop a step's materialised stages."""
-        if table is None:
-            return
-        if self._rules is not None and self._rules.owns(table):
-            self._rules.drop(table)
-        else:
-            table.release()
 
     def _transitions_of(self, assigned: ir.Table, as_of: dt.date) -> ir.Table:
         """The transition rows of the customers whose stage changed in ``assigned``."""
@@ -412,37 +329,97 @@ class StageHistory:
         Each date continues from the one before: the cumulative feature aggregates and the
         stages are carried forward (``features.state``), so a date reads only its own
         interval and the last 90 days of data. The stages before a date are read back from the
-        stored history instead where another evaluated date lies in between.
+        stored history instead where another evaluated date lies in between. On DuckDB the
+        whole backfill is one transaction (nothing is stored unless every date succeeds, and
+        the writes cost a third less) and its SQL is compiled ahead (``backfill_sql``).
         """
         dates = sorted(set(dates))
         others = sorted(set(self.evaluated_dates()) - set(dates))
-        tables = self.wh.input_tables()
-        done: list[Evaluation] = []
-        state: FeatureState | None = None
-        stages: ir.Table | None = None
-        with _unfused_sql():
-            try:
-                for i, d in enumerate(dates):
-                    new_state = cumulative_state(tables, as_of=d, previous=state).cache()
-                    if state is not None:
-                        state.release()
-                    state = new_state
-                    carried = stages
-                    if carried is not None and any(done[-1].as_of < o < d for o in others):
-                        carried = None  # a date evaluated earlier lies in between: read it back
-                    evaluation, stages = self._step(d, state=state, previous=carried)
-                    self._release(carried)
-                    done.append(evaluation)
-                    if progress:
-                        progress(i + 1, len(dates), d)
-            finally:
-                if state is not None:
-                    state.release()
-                self._release(stages)
+        read_back = [
+            k == 0 or any(dates[k - 1] < o < d for o in others) for k, d in enumerate(dates)
+        ]
+        self._history_exists()  # known before the writes, which the store compares with
+        try:
+            with unfused_sql(), self.wh.transaction():
+                if self._compiles_ahead():
+                    done = self._backfill_compiled(dates, read_back, progress)
+                else:
+                    done = self._backfill_steps(dates, read_back, progress)
+        except BaseException:
+            self._has_rows = None  # the writes may have been rolled back: ask again
+            raise
         # Dates evaluated earlier that lie after this backfill must see its new history.
         if dates and any(e.written for e in done):
             for later in [d for d in self.evaluated_dates() if d > dates[-1]]:
                 self.evaluate(later, replay=False, frame=False)
+        return done
+
+    def _compiles_ahead(self) -> bool:
+        """Whether the backfill can run as SQL compiled ahead: on DuckDB, and when the model
+        reads no value feature (fitting those runs queries, which a compile thread must not)."""
+        return self.wh.backend_name == "duckdb" and not (
+            referenced_features(self.model) & VALUE_FEATURE_NAMES
+        )
+
+    def _backfill_compiled(
+        self, dates: list[dt.date], read_back: Sequence[bool], progress: Progress | None
+    ) -> list[Evaluation]:
+        """The backfill as two CREATE TEMP TABLE statements per date, compiled ahead."""
+        tables = self.wh.input_tables()
+        transitions = self.transitions()  # bound here: the compile thread runs no query
+        compiler = StepCompiler(
+            self.wh, tables, model=self.model, dates=dates, read_back=read_back,
+            features=lambda d, state: compute_features(tables, as_of=d, state=state),
+            previous=lambda d: latest_state(transitions, before=d),
+        )
+        con = self.wh.con
+        done: list[Evaluation] = []
+        try:
+            for k, step in enumerate(compiled_ahead(compiler)):
+                con.raw_sql(f'CREATE TEMP TABLE "{step.state_table}" AS {step.state_sql}')
+                if k:
+                    _drop_temp(self.wh, compiler.state_names[k - 1])
+                con.raw_sql(f'CREATE TEMP TABLE "{step.stages_table}" AS {step.stages_sql}')
+                if k:
+                    _drop_temp(self.wh, compiler.stage_names[k - 1])
+                stages = con.table(step.stages_table)
+                done.append(
+                    self._store(step.as_of, stages, self._transitions_of(stages, step.as_of))
+                )
+                if progress:
+                    progress(k + 1, len(dates), step.as_of)
+        finally:
+            for name in (*compiler.state_names, *compiler.stage_names):
+                _drop_temp(self.wh, name)
+        return done
+
+    def _backfill_steps(
+        self, dates: list[dt.date], read_back: Sequence[bool], progress: Progress | None
+    ) -> list[Evaluation]:
+        """The backfill as Ibis expressions evaluated date by date (any backend)."""
+        tables = self.wh.input_tables()
+        done: list[Evaluation] = []
+        state: FeatureState | None = None
+        stages: ir.Table | None = None
+        try:
+            for k, d in enumerate(dates):
+                new_state = cumulative_state(tables, as_of=d, previous=state).cache()
+                if state is not None:
+                    state.release()
+                state = new_state
+                carried = None if read_back[k] else stages
+                evaluation, new_stages = self._step(d, state=state, previous=carried)
+                if stages is not None:
+                    stages.release()
+                stages = new_stages
+                done.append(evaluation)
+                if progress:
+                    progress(k + 1, len(dates), d)
+        finally:
+            if state is not None:
+                state.release()
+            if stages is not None:
+                stages.release()
         return done
 
     def clear(self) -> None:
@@ -450,6 +427,10 @@ class StageHistory:
         self.wh.delete_where(self.table_name, model_version=self.version)
         self.wh.delete_where(self.runs_name, model_version=self.version)
         self._has_rows = False
+
+
+def _drop_temp(wh: Warehouse, name: str) -> None:
+    wh.con.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
 def data_start(warehouse: Warehouse) -> dt.date | None:

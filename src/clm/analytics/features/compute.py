@@ -161,8 +161,9 @@ def compute_features(
         The date D. Rows dated after D (from D+1 00:00) never contribute.
     state
         The per-customer aggregates as of D (``state.cumulative_state``), materialised: then
-        no source row is read but the older orders of the rare customer who bought every
-        month for five years. The result is the same.
+        only the feature uses of the last 30 days are read (distinct features) and, for the
+        rare customer who bought every month for five years, their older orders. The result
+        is the same.
 
     Returns
     -------
@@ -181,7 +182,7 @@ def compute_features(
                 f"the feature state is as of {state.as_of}, not {as_of}", field="as_of"
             )
         j = with_mask_streaks(_with_percentile(state.table))
-        j = left_join_all(j, [older_streaks(orders, j, asof)])
+        j = left_join_all(j, [older_streaks(orders, j, asof), distinct_counts(events, asof)])
     else:
         oa = with_mask_streaks(_with_percentile(order_aggregates(orders, asof)))
         ia = interaction_aggregates(interactions, asof)

@@ -14,10 +14,9 @@ score is the new one only when the new rows hold the first order or a later answ
 A step reads each source once: the rows since the earlier of D_(k-1) and the start of the
 90-day window, aggregated in one pass into both the new cumulative values (rows after
 D_(k-1) only) and the window aggregates as of D_k. The state is one table with a row per
-customer (the customer's own dates, the cumulative values and the window aggregates, the
-distinct features of the last 30 days among them, since the rows read are only the windows'),
-so the features are a projection of it: measured at 1M customers, this halved the joins of a
-step compared with one state table per source.
+customer (the customer's own dates, the cumulative values and the window aggregates), so the
+features are a projection of it plus the distinct features used in the last 30 days: measured
+at 1M customers, this halved the joins of a step compared with one state table per source.
 ``compute_features(..., state=...)`` derives the same features as a computation from scratch;
 ``tests/analytics/test_feature_state.py`` checks they are equal date by date.
 
@@ -51,15 +50,15 @@ INTERACTION_COLUMNS = (
 
 # the source columns a state reads
 ORDER_READ = ("customer_id", "ordered_at", "amount", "status")
-EVENT_READ = ("customer_id", "occurred_at", "event_type", "feature")
+EVENT_READ = ("customer_id", "occurred_at", "event_type")
 INTERACTION_READ = ("customer_id", "occurred_at", "interaction_type", "score")
 
 
 @dataclass(frozen=True)
 class FeatureState:
-    """Everything the features as of ``as_of`` read: one row per customer with
-    ``CUSTOMER_COLUMNS``, the cumulative ``*_COLUMNS`` and each source's ``window_columns``
-    as of ``as_of``."""
+    """Everything but the 30-day distinct features that the features as of ``as_of`` read:
+    one row per customer with ``CUSTOMER_COLUMNS``, the cumulative ``*_COLUMNS`` and each
+    source's ``window_columns`` as of ``as_of``."""
 
     as_of: dt.date
     table: ir.Table
@@ -127,8 +126,7 @@ def _orders(orders: ir.Table, scan: _Scan) -> ir.Table:
 def _events(events: ir.Table, scan: _Scan) -> ir.Table:
     e, new = scan.rows(events, "occurred_at", EVENT_READ)
     return e.group_by("customer_id").aggregate(
-        **behaviour.cumulative_columns(e, new),
-        **behaviour.window_columns(e, scan.asof, distinct_features=True),
+        **behaviour.cumulative_columns(e, new), **behaviour.window_columns(e, scan.asof)
     )
 
 
@@ -148,8 +146,7 @@ def _window_names(asof: AsOf) -> tuple[str, ...]:
     for source, columns in (
         ({"ordered_at": "timestamp", "status": "string", "amount": "float64"},
          transactions.window_columns),
-        ({"occurred_at": "timestamp", "event_type": "string", "feature": "string"},
-         lambda e, asof: behaviour.window_columns(e, asof, distinct_features=True)),
+        ({"occurred_at": "timestamp", "event_type": "string"}, behaviour.window_columns),
         ({"occurred_at": "timestamp", "interaction_type": "string"},
          interactions.window_columns),
     ):
