@@ -110,3 +110,19 @@ def test_an_interrupted_backfill_stores_nothing_and_leaves_no_scratch_tables(wh)
     # the same backfill then runs in full
     assert len(history.backfill(DATES)) == len(DATES)
     assert history.evaluated_dates() == DATES
+
+
+def test_a_statement_failing_mid_backfill_is_the_error_reported_and_nothing_is_stored(wh):
+    """A failed statement aborts DuckDB's transaction; the clean-up after it must not replace
+    the failure with one of its own."""
+    history = _history(wh, "failing")
+
+    def fail_at_second(done: int, total: int, day: dt.date) -> None:
+        if done == 2:
+            wh.con.raw_sql("SELECT CAST('clm-not-a-number' AS INTEGER)")  # fails as it runs
+
+    with pytest.raises(Exception, match="clm-not-a-number"):
+        history.backfill(DATES, progress=fail_at_second)
+    assert history.transitions().count().execute() == 0
+    assert history.evaluated_dates() == []
+    assert not [t for t in _temp_tables(wh) if t.startswith("clm_step_")]

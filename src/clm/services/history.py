@@ -12,6 +12,7 @@ nothing, which is what makes re-running the same as-of date a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -389,8 +390,11 @@ class StageHistory:
                 if progress:
                     progress(k + 1, len(dates), step.as_of)
         finally:
-            for name in (*compiler.state_names, *compiler.stage_names):
-                _drop_temp(self.wh, name)
+            # after a failed statement DuckDB refuses more in the transaction, whose rollback
+            # drops these tables anyway: the failure, not the clean-up, must reach the user
+            with contextlib.suppress(Exception):
+                for name in (*compiler.state_names, *compiler.stage_names):
+                    _drop_temp(self.wh, name)
         return done
 
     def _backfill_steps(
@@ -416,10 +420,10 @@ class StageHistory:
                 if progress:
                     progress(k + 1, len(dates), d)
         finally:
-            if state is not None:
-                state.release()
-            if stages is not None:
-                stages.release()
+            left = [t for t in (state.table if state else None, stages) if t is not None]
+            with contextlib.suppress(Exception):  # as in _backfill_compiled
+                for table in left:
+                    table.release()
         return done
 
     def clear(self) -> None:
