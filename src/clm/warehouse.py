@@ -182,8 +182,8 @@ class Warehouse:
     def transaction(self) -> Iterator[None]:
         """One transaction around a batch of statements on DuckDB: all or nothing, and the
         rows written reach storage once, at the commit (measured: 12 inserts of 150k stage
-        transitions cost a third less inside one transaction). Elsewhere, and inside an open
-        transaction, each statement commits on its own as before.
+        transitions cost a third less inside one transaction). Inside one already open, the
+        statements join it; on other backends each statement commits on its own.
         """
         if self.backend_name != "duckdb" or self._in_transaction:
             yield

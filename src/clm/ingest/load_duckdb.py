@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
 
 from clm.ingest.text_readers import ident, sql_str
 from clm.warehouse import Warehouse
@@ -28,15 +27,10 @@ from clm.warehouse import Warehouse
 _CHANGES = "__clm_changes"
 
 
-def _transaction(con: Any, statements: list[str]) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
+def _in_one_transaction(warehouse: Warehouse, statements: list[str]) -> None:
+    with warehouse.transaction():
         for statement in statements:
-            con.execute(statement)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+            warehouse.con.con.execute(statement)
 
 
 def load_parquet_duckdb(warehouse: Warehouse, *, table: str, path: Path, columns: list[str],
@@ -56,7 +50,8 @@ def load_parquet_duckdb(warehouse: Warehouse, *, table: str, path: Path, columns
     key = warehouse.cluster_key(table)
     order = f" ORDER BY {', '.join(ident(c) for c in key)}" if key else ""
     if not con.execute(f"SELECT EXISTS (SELECT 1 FROM {target})").fetchone()[0]:
-        _transaction(con, [f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}{order}"])
+        insert = f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}{order}"
+        _in_one_transaction(warehouse, [insert])
         return rows, 0, 0
 
     # A new key takes the file's values everywhere; a known key keeps its stored values in
@@ -91,7 +86,7 @@ def load_parquet_duckdb(warehouse: Warehouse, *, table: str, path: Path, columns
                     f"(SELECT row_key FROM {_CHANGES} WHERE NOT __added)",
                     f"INSERT INTO {target} ({names}) SELECT {names} FROM {_CHANGES}",
                 ]
-            _transaction(con, statements)
+            _in_one_transaction(warehouse, statements)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_CHANGES}")
     updated = changes - added

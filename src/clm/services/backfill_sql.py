@@ -184,3 +184,9 @@ def compiled_ahead(compiler: StepCompiler) -> Iterator[StepSql]:
             if k + 1 < len(compiler.dates):
                 pending = pool.submit(compiler.step, k + 1)
             yield step
+
+
+def drop_tables(wh: Warehouse, names: Sequence[str]) -> None:
+    """Drop a backfill's temporary tables (those that exist)."""
+    for name in names:
+        wh.con.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')

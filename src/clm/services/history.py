@@ -25,7 +25,7 @@ from clm.analytics.feature_catalog import VALUE_FEATURE_NAMES
 from clm.analytics.features import FeatureState, compute_features, cumulative_state
 from clm.analytics.rules import StageModel, assign_stages, referenced_features
 from clm.analytics.value import MODEL_COLUMNS, value_features
-from clm.services.backfill_sql import StepCompiler, compiled_ahead, unfused_sql
+from clm.services.backfill_sql import StepCompiler, compiled_ahead, drop_tables, unfused_sql
 from clm.services.customer_values import model_values
 from clm.warehouse import Warehouse
 
@@ -367,7 +367,8 @@ class StageHistory:
     ) -> list[Evaluation]:
         """The backfill as two CREATE TEMP TABLE statements per date, compiled ahead."""
         tables = self.wh.input_tables()
-        transitions = self.transitions()  # bound here: the compile thread runs no query
+        # bound here, and the features without value features: the compile thread runs no query
+        transitions = self.transitions()
         compiler = StepCompiler(
             self.wh, tables, model=self.model, dates=dates, read_back=read_back,
             features=lambda d, state: compute_features(tables, as_of=d, state=state),
@@ -378,11 +379,9 @@ class StageHistory:
         try:
             for k, step in enumerate(compiled_ahead(compiler)):
                 con.raw_sql(f'CREATE TEMP TABLE "{step.state_table}" AS {step.state_sql}')
-                if k:
-                    _drop_temp(self.wh, compiler.state_names[k - 1])
                 con.raw_sql(f'CREATE TEMP TABLE "{step.stages_table}" AS {step.stages_sql}')
-                if k:
-                    _drop_temp(self.wh, compiler.stage_names[k - 1])
+                if k:  # the date before's tables are read by now
+                    drop_tables(self.wh, [compiler.state_names[k - 1], compiler.stage_names[k - 1]])
                 stages = con.table(step.stages_table)
                 done.append(
                     self._store(step.as_of, stages, self._transitions_of(stages, step.as_of))
@@ -393,8 +392,7 @@ class StageHistory:
             # after a failed statement DuckDB refuses more in the transaction, whose rollback
             # drops these tables anyway: the failure, not the clean-up, must reach the user
             with contextlib.suppress(Exception):
-                for name in (*compiler.state_names, *compiler.stage_names):
-                    _drop_temp(self.wh, name)
+                drop_tables(self.wh, [*compiler.state_names, *compiler.stage_names])
         return done
 
     def _backfill_steps(
@@ -431,10 +429,6 @@ class StageHistory:
         self.wh.delete_where(self.table_name, model_version=self.version)
         self.wh.delete_where(self.runs_name, model_version=self.version)
         self._has_rows = False
-
-
-def _drop_temp(wh: Warehouse, name: str) -> None:
-    wh.con.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
 def data_start(warehouse: Warehouse) -> dt.date | None:
