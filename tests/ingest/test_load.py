@@ -109,6 +109,31 @@ def test_duckdb_stores_orders_by_customer_and_time_after_every_load(warehouse, t
     assert warehouse.con.con.execute("DESCRIBE orders").fetchall() == types  # same table shape
 
 
+def test_duckdb_stores_events_by_month_then_customer_and_time(warehouse, tmp_path):
+    """Events are read a date window at a time by a backfill: month-major storage lets DuckDB
+    skip the row groups of other months (warehouse.CLUSTER_KEYS)."""
+    def events(rows):  # (customer_id, month, day, line)
+        return pa.table({
+            "customer_id": [r[0] for r in rows],
+            "occurred_at": pa.array([dt.datetime(2024, r[1], r[2]) for r in rows],
+                                    pa.timestamp("us")),
+            "event_type": ["login"] * len(rows), "feature": pa.array([None] * len(rows),
+                                                                    pa.string()),
+            "row_key": [f"{r[0]}|{r[1]}|{r[2]}" for r in rows],
+            "source_file": ["e.csv"] * len(rows),
+            "source_line": pa.array([r[3] for r in rows], pa.int64()),
+        })
+
+    pq.write_table(events([("C2", 1, 20, 2), ("C1", 2, 3, 3), ("C1", 1, 31, 4), ("C1", 1, 5, 5)]),
+                   tmp_path / "1.parquet")
+    load_rows(warehouse, table="events", path=tmp_path / "1.parquet")
+    assert _stored_order(warehouse, "events", ["source_line"]) == [(5,), (4,), (2,), (3,)]
+
+    pq.write_table(events([("C0", 2, 1, 6)]), tmp_path / "2.parquet")
+    assert load_rows(warehouse, table="events", path=tmp_path / "2.parquet") == (1, 0, 0)
+    assert _stored_order(warehouse, "events", ["source_line"]) == [(5,), (4,), (2,), (6,), (3,)]
+
+
 def test_customers_keep_file_order_on_duckdb(tmp_path, warehouse):
     write_csv(tmp_path / "customers.csv", ("customer_id",), [("C9",), ("C1",), ("C5",)])
     import_folder(tmp_path, warehouse=warehouse, config=ProjectConfig())

@@ -48,7 +48,7 @@ def load_parquet_duckdb(warehouse: Warehouse, *, table: str, path: Path, columns
     source = f"read_parquet({sql_str(str(path))})"
     names = ", ".join(ident(c) for c in columns)
     key = warehouse.cluster_key(table)
-    order = f" ORDER BY {', '.join(ident(c) for c in key)}" if key else ""
+    order = f" ORDER BY {', '.join(key)}" if key else ""  # SQL expressions, quoted
     if not con.execute(f"SELECT EXISTS (SELECT 1 FROM {target})").fetchone()[0]:
         insert = f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}{order}"
         _in_one_transaction(warehouse, [insert])

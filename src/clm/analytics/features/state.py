@@ -118,7 +118,12 @@ def _orders(orders: ir.Table, scan: _Scan) -> ir.Table:
         **transactions.cumulative_columns(o, scan.asof, new),
         **transactions.window_columns(o, scan.asof),
     )
-    firsts = transactions.first_order_amounts(o, agg, scan.asof).rename(_fa_id="customer_id")
+    # a carried state's first_paid_at is the earliest *new* paid order: only new rows match it
+    # (at a monthly step, the join probes a month of orders instead of 90 days)
+    candidates = o if new is None else o.filter(new)
+    firsts = transactions.first_order_amounts(candidates, agg, scan.asof).rename(
+        _fa_id="customer_id"
+    )
     joined = agg.left_join(firsts, agg.customer_id == firsts._fa_id)
     return joined.drop("_fa_id")
 
