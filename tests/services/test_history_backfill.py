@@ -67,6 +67,21 @@ def test_carried_backfill_writes_what_evaluating_each_date_writes(wh):
     pd.testing.assert_frame_equal(_rows(carried), want, check_exact=True)
 
 
+def test_a_backfill_over_a_changed_history_replaces_only_the_dates_that_differ(wh):
+    """The DuckDB backfill holds its writes back until the last date (``_Deferred``): a date
+    whose stored transitions differ is deleted and rewritten then, the others left alone."""
+    history = _history(wh, "repaired")
+    history.backfill(DATES)
+    want = _rows(history)
+    tampered = DATES[4]
+    wh.con.raw_sql(
+        f"UPDATE tr_repaired SET reasons = 'tampered' WHERE changed_on = DATE '{tampered}'"
+    )
+    again = history.backfill(DATES)
+    assert [e.as_of for e in again if e.written] == [tampered]
+    pd.testing.assert_frame_equal(_rows(history), want, check_exact=True)
+
+
 def test_a_date_evaluated_in_between_is_read_back_not_skipped(wh):
     """Stages carried from the previous backfill date would miss a move stored in between."""
     history = _history(wh, "between")

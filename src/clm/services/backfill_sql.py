@@ -139,7 +139,7 @@ class StepCompiler:
         self.read_back = list(read_back)
         self.features = features
         self.previous = previous
-        token = uuid.uuid4().hex[:12]
+        self.token = token = uuid.uuid4().hex[:12]
         self.state_names = [f"clm_step_state_{token}_{k}" for k in range(len(self.dates))]
         self.stage_names = [f"clm_step_stages_{token}_{k}" for k in range(len(self.dates))]
         self._state: FeatureState | None = None  # the last compiled date's state, by name

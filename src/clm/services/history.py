@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
@@ -101,6 +101,32 @@ def step_dates(start: dt.date, end: dt.date, step: str) -> list[dt.date]:
     if not dates or dates[-1] != end:
         dates.append(end)
     return dates
+
+
+@dataclass
+class _Deferred:
+    """The writes of a DuckDB backfill held back until every date has succeeded: the new
+    transitions gathered in a temporary table, the dates whose stored transitions they
+    replace, and the run rows."""
+
+    wh: Warehouse
+    table: str
+    rows: bool = False
+    replaced: list[dt.date] = field(default_factory=list)
+    runs: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+
+    def add(self, as_of: dt.date, new: ir.Table | None, *, replaces: bool) -> None:
+        """Hold ``new`` (None: no transition) as the transitions of ``as_of``."""
+        if replaces:
+            self.replaced.append(as_of)
+        if new is None:
+            return
+        sql = self.wh.con.compile(new)
+        if self.rows:
+            self.wh.con.raw_sql(f'INSERT INTO temp.main."{self.table}" {sql}')
+        else:
+            self.wh.con.raw_sql(f'CREATE TEMP TABLE "{self.table}" AS {sql}')
+            self.rows = True
 
 
 class StageHistory:
@@ -274,9 +300,12 @@ class StageHistory:
             model_version=ibis.literal(self.version),
         )
 
-    def _store(self, as_of: dt.date, assigned: ir.Table, new: ir.Table) -> Evaluation:
+    def _store(
+        self, as_of: dt.date, assigned: ir.Table, new: ir.Table, deferred: _Deferred | None = None
+    ) -> Evaluation:
         """Write ``new`` (the transitions of ``as_of``) unless the stored ones are the same;
-        ``assigned`` gives the counts (one row per customer with its ``changed`` flag)."""
+        ``assigned`` gives the counts (one row per customer with its ``changed`` flag).
+        With ``deferred``, the writes are collected there instead (``_apply``)."""
         sizes = assigned.aggregate(
             customers=assigned.count(), changed=assigned.changed.cast("int64").sum()
         ).execute()
@@ -291,7 +320,9 @@ class StageHistory:
             differs = n_stored != n_new or bool(
                 new.difference(stored, distinct=True).count().execute()
             )
-        if differs:
+        if differs and deferred is not None:
+            deferred.add(as_of, new if n_new else None, replaces=bool(n_stored))
+        elif differs:
             if n_stored:
                 self.wh.delete_where(self.table_name, model_version=self.version, changed_on=as_of)
             if n_new:
@@ -305,22 +336,41 @@ class StageHistory:
             customers,
             n_new,
         ):
-            self.wh.delete_where(self.runs_name, run_key=run_key)
-            self.wh.insert(
-                self.runs_name,
-                pd.DataFrame(
-                    {
-                        "run_key": [run_key],
-                        "model_version": [self.version],
-                        "as_of": [as_of],
-                        "customers": [customers],
-                        "transitions": [n_new],
-                    }
-                ),
+            row = pd.DataFrame(
+                {
+                    "run_key": [run_key],
+                    "model_version": [self.version],
+                    "as_of": [as_of],
+                    "customers": [customers],
+                    "transitions": [n_new],
+                }
             )
+            if deferred is not None:
+                deferred.runs.append((run_key, row))
+            else:
+                self._write_run(run_key, row)
         return Evaluation(
             as_of=as_of, customers=customers, transitions=n_new, written=bool(differs)
         )
+
+    def _write_run(self, run_key: str, row: pd.DataFrame) -> None:
+        self.wh.delete_where(self.runs_name, run_key=run_key)
+        self.wh.insert(self.runs_name, row)
+
+    def _apply(self, deferred: _Deferred) -> None:
+        """Store a compiled backfill's collected writes, all in one transaction."""
+        with self.wh.transaction():
+            for as_of in deferred.replaced:
+                self.wh.delete_where(self.table_name, model_version=self.version, changed_on=as_of)
+            if deferred.rows:
+                names = ", ".join(f'"{c}"' for c in TRANSITIONS_SCHEMA)
+                self.wh.con.raw_sql(
+                    f'INSERT INTO "{self.table_name}" ({names}) '
+                    f'SELECT {names} FROM temp.main."{deferred.table}"'
+                )
+                self._has_rows = True
+            for run_key, row in deferred.runs:
+                self._write_run(run_key, row)
 
     def backfill(
         self, dates: Iterable[dt.date], *, progress: Progress | None = None
@@ -333,6 +383,15 @@ class StageHistory:
         stored history instead where another evaluated date lies in between. On DuckDB the
         whole backfill is one transaction (nothing is stored unless every date succeeds, and
         the writes cost a third less) and its SQL is compiled ahead (``backfill_sql``).
+
+        When no earlier evaluated date lies between the dates, the DuckDB backfill runs its
+        statements outside a transaction and holds its writes back (``_Deferred``) until every
+        date has succeeded, then stores them in one transaction: temporary tables created
+        inside a transaction live in its local storage, and reading and writing them there
+        made every step about a fifth slower (measured at 1M customers, the 12 dates' SQL
+        interleaved date by date: 56.2 s against 46.5 s, and 57.1 against 48.0 s). With an
+        evaluated date in between, a date reads its previous stages from the history this
+        backfill writes, so the writes cannot wait: that rare case keeps the one transaction.
         """
         dates = sorted(set(dates))
         others = sorted(set(self.evaluated_dates()) - set(dates))
@@ -341,11 +400,15 @@ class StageHistory:
         ]
         self._history_exists()  # known before the writes, which the store compares with
         try:
-            with unfused_sql(), self.wh.transaction():
-                if self._compiles_ahead():
-                    done = self._backfill_compiled(dates, read_back, progress)
+            with unfused_sql():
+                if self._compiles_ahead() and not any(read_back[1:]):
+                    done = self._backfill_compiled(dates, read_back, progress, defer=True)
                 else:
-                    done = self._backfill_steps(dates, read_back, progress)
+                    with self.wh.transaction():
+                        if self._compiles_ahead():
+                            done = self._backfill_compiled(dates, read_back, progress)
+                        else:
+                            done = self._backfill_steps(dates, read_back, progress)
         except BaseException:
             self._has_rows = None  # the writes may have been rolled back: ask again
             raise
@@ -363,9 +426,11 @@ class StageHistory:
         )
 
     def _backfill_compiled(
-        self, dates: list[dt.date], read_back: Sequence[bool], progress: Progress | None
+        self, dates: list[dt.date], read_back: Sequence[bool], progress: Progress | None,
+        *, defer: bool = False,
     ) -> list[Evaluation]:
-        """The backfill as two CREATE TEMP TABLE statements per date, compiled ahead."""
+        """The backfill as two CREATE TEMP TABLE statements per date, compiled ahead; with
+        ``defer``, its writes are held back and stored at the end in one transaction."""
         tables = self.wh.input_tables()
         # bound here, and the features without value features: the compile thread runs no query
         transitions = self.transitions()
@@ -376,6 +441,7 @@ class StageHistory:
         )
         con = self.wh.con
         done: list[Evaluation] = []
+        deferred = _Deferred(self.wh, f"clm_step_transitions_{compiler.token}") if defer else None
         try:
             for k, step in enumerate(compiled_ahead(compiler)):
                 con.raw_sql(f'CREATE TEMP TABLE "{step.state_table}" AS {step.state_sql}')
@@ -383,16 +449,18 @@ class StageHistory:
                 if k:  # the date before's tables are read by now
                     drop_tables(self.wh, [compiler.state_names[k - 1], compiler.stage_names[k - 1]])
                 stages = con.table(step.stages_table)
-                done.append(
-                    self._store(step.as_of, stages, self._transitions_of(stages, step.as_of))
-                )
+                new = self._transitions_of(stages, step.as_of)
+                done.append(self._store(step.as_of, stages, new, deferred))
                 if progress:
                     progress(k + 1, len(dates), step.as_of)
+            if deferred is not None:
+                self._apply(deferred)
         finally:
             # after a failed statement DuckDB refuses more in the transaction, whose rollback
             # drops these tables anyway: the failure, not the clean-up, must reach the user
             with contextlib.suppress(Exception):
-                drop_tables(self.wh, [*compiler.state_names, *compiler.stage_names])
+                scratch = [*compiler.state_names, *compiler.stage_names]
+                drop_tables(self.wh, scratch + ([deferred.table] if deferred else []))
         return done
 
     def _backfill_steps(
