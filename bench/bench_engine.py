@@ -96,6 +96,9 @@ def main() -> None:
         ref_times.append(_timed(reference)[0])
         clm_times.append(_timed(clm_stages)[0])
     t_ref, t_clm = min(ref_times), min(clm_times)
+    # the one-date results held 1M rows each in DuckDB's memory: not the backfill's to carry
+    con.execute("DROP TABLE IF EXISTS _ref")
+    wh.con.drop_table("_clm_stages", force=True)
 
     dates = step_dates(dt.date(2025, 1, 1), AS_OF, "month")[-12:]
     history = StageHistory(wh, model=model)

@@ -194,6 +194,10 @@ class Warehouse:
         rows written reach storage once, at the commit (measured: 12 inserts of 150k stage
         transitions cost a third less inside one transaction). Inside one already open, the
         statements join it; on other backends each statement commits on its own.
+
+        Keep heavy queries out of it where they can be: temporary tables created inside a
+        transaction live in its local storage, and a backfill's steps ran a fifth slower
+        there (``services.history``: the writes are gathered first, then stored in one).
         """
         if self.backend_name != "duckdb" or self._in_transaction:
             yield
