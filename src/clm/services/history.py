@@ -380,9 +380,9 @@ class StageHistory:
         Each date continues from the one before: the cumulative feature aggregates and the
         stages are carried forward (``features.state``), so a date reads only its own
         interval and the last 90 days of data. The stages before a date are read back from the
-        stored history instead where another evaluated date lies in between. On DuckDB the
-        whole backfill is one transaction (nothing is stored unless every date succeeds, and
-        the writes cost a third less) and its SQL is compiled ahead (``backfill_sql``).
+        stored history instead where another evaluated date lies in between. On DuckDB
+        nothing is stored unless every date succeeds (the writes go in one transaction, where
+        they also cost a third less) and the SQL is compiled ahead (``backfill_sql``).
 
         When no earlier evaluated date lies between the dates, the DuckDB backfill runs its
         statements outside a transaction and holds its writes back (``_Deferred``) until every
