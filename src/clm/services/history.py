@@ -363,11 +363,7 @@ class StageHistory:
             for as_of in deferred.replaced:
                 self.wh.delete_where(self.table_name, model_version=self.version, changed_on=as_of)
             if deferred.rows:
-                names = ", ".join(f'"{c}"' for c in TRANSITIONS_SCHEMA)
-                self.wh.con.raw_sql(
-                    f'INSERT INTO "{self.table_name}" ({names}) '
-                    f'SELECT {names} FROM temp.main."{deferred.table}"'
-                )
+                self.wh.insert(self.table_name, self.wh.con.table(deferred.table))
                 self._has_rows = True
             for run_key, row in deferred.runs:
                 self._write_run(run_key, row)
