@@ -396,15 +396,14 @@ class StageHistory:
         ]
         self._history_exists()  # known before the writes, which the store compares with
         try:
+            compiled = self._compiles_ahead()
             with unfused_sql():
-                if self._compiles_ahead() and not any(read_back[1:]):
+                if compiled and not any(read_back[1:]):
                     done = self._backfill_compiled(dates, read_back, progress, defer=True)
                 else:
+                    run = self._backfill_compiled if compiled else self._backfill_steps
                     with self.wh.transaction():
-                        if self._compiles_ahead():
-                            done = self._backfill_compiled(dates, read_back, progress)
-                        else:
-                            done = self._backfill_steps(dates, read_back, progress)
+                        done = run(dates, read_back, progress)
         except BaseException:
             self._has_rows = None  # the writes may have been rolled back: ask again
             raise
